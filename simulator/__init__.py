@@ -1,0 +1,1 @@
+"""Dataflow energy and latency model of spatial CNN accelerators."""

@@ -1,0 +1,189 @@
+"""Mapping search and re-evaluation: candidates -> vectorised cost -> best, for each dataflow model."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any, Literal
+
+import numpy as np
+
+from accelerators.spec import AcceleratorSpec
+from simulator import row_stationary as rs
+from simulator.bits import Widths, layer_widths
+from simulator.bounds import lower_bound_energy
+from simulator.energy import as_float_dict, energy_of
+from simulator.results import LayerResult
+from simulator.workload import Layer
+
+Objective = Literal["energy", "latency", "edp"]
+DATAFLOWS = {"rs": rs}
+
+
+class MappingError(ValueError):
+    """No mapping of the layer fits the accelerator, or a given mapping does not fit."""
+
+
+def _model(dataflow: str) -> Any:
+    try:
+        return DATAFLOWS[dataflow]
+    except KeyError:
+        raise MappingError(f"unknown dataflow {dataflow!r}; available: {', '.join(DATAFLOWS)}") from None
+
+
+def _price(spec: AcceleratorSpec, wid: Widths, counts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    bits = {k[len("bits.") :]: v for k, v in counts.items() if k.startswith("bits.")}
+    return energy_of(spec, wid, bits, counts["macs_gated"])
+
+
+def _pick(energy: np.ndarray, cycles: np.ndarray, valid: np.ndarray, objective: Objective) -> int:
+    """Index of the best valid candidate: minimum objective, ties broken by the other metric."""
+    e = np.where(valid, energy, np.inf)
+    c = np.where(valid, cycles, np.inf)
+    # Relative rounding makes near-equal energies ties, so the faster mapping wins them.
+    e_rel = np.round(e / np.min(e), 9)
+    c_rel = np.round(c / np.min(c), 9)
+    if objective == "energy":
+        keys = (c_rel, e_rel)
+    elif objective == "latency":
+        keys = (e_rel, c_rel)
+    else:
+        keys = (c_rel, np.round(e_rel * c_rel, 9))
+    return int(np.lexsort(keys)[0])
+
+
+def _result(
+    spec: AcceleratorSpec,
+    layer: Layer,
+    wid: Widths,
+    counts: dict[str, np.ndarray],
+    energy: dict[str, np.ndarray],
+    i: int,
+    model: Any,
+) -> LayerResult:
+    bits = {k[len("bits.") :]: float(v[i]) for k, v in counts.items() if k.startswith("bits.")}
+    return LayerResult(
+        layer=layer,
+        mapping=model.mapping_at(counts, i),
+        unit=spec.energy.unit,
+        bits=bits,
+        energy=as_float_dict(energy, i),
+        macs_effective=float(counts["macs_gated"][i]),
+        active_pes=int(counts["active_pes"][i]),
+        total_pes=spec.pe_array.pes,
+        cycles=float(counts["cycles"][i]),
+        passes=int(counts["passes"][i]),
+        lower_bound=lower_bound_energy(spec, layer, wid),
+    )
+
+
+def search(
+    spec: AcceleratorSpec,
+    layer: Layer,
+    dataflow: str = "rs",
+    objective: Objective = "energy",
+    exhaustive: bool = False,
+) -> LayerResult:
+    """The best mapping of a layer under the spec's capacities, by energy (default), latency or EDP.
+
+    The default search scores every candidate under the dataflow's default buffer policies; `exhaustive`
+    adds every loop order and blocking, pruned by the ideal-reuse lower bound. Layers of the same shape and
+    numerics share one search (results are cached).
+    """
+    anonymous = replace(layer, name="", inputs=())
+    result = _search_cached(spec, anonymous, dataflow, objective, exhaustive)
+    return replace(result, layer=layer)
+
+
+@lru_cache(maxsize=4096)
+def _search_cached(
+    spec: AcceleratorSpec, layer: Layer, dataflow: str, objective: Objective, exhaustive: bool
+) -> LayerResult:
+    model = _model(dataflow)
+    wid = layer_widths(spec, layer)
+    cand = model.candidates(spec, layer, wid)
+    if len(cand["n"]) == 0:
+        raise MappingError(_no_fit_message(spec, layer, "no PE-level tiling fits the register files"))
+    ideal = model.evaluate(spec, layer, wid, cand, ideal=True)
+    if not ideal["valid"].any():
+        raise MappingError(_no_fit_message(spec, layer, "no pass fits the global buffer"))
+    bound = _price(spec, wid, ideal)["total"][ideal["valid"]]
+    cand = {k: v[ideal["valid"]] for k, v in cand.items()}
+    best = _best_of(spec, layer, wid, model, cand, model.DEFAULT_POLICIES, objective, None)
+    if exhaustive:
+        if objective == "energy" and best is not None:
+            keep = bound <= best[1]["total"][best[2]] * (1 + 1e-9)
+            cand = {k: v[keep] for k, v in cand.items()}
+        best = _best_of(spec, layer, wid, model, cand, model.POLICIES, objective, best)
+    if best is None:
+        raise MappingError(_no_fit_message(spec, layer, "no block of passes fits the global buffer"))
+    counts, energy, i = best
+    return _result(spec, layer, wid, counts, energy, i, model)
+
+
+Best = tuple[dict[str, np.ndarray], dict[str, np.ndarray], int]
+
+
+def _best_of(
+    spec: AcceleratorSpec,
+    layer: Layer,
+    wid: Widths,
+    model: Any,
+    cand: dict[str, np.ndarray],
+    policies: tuple[tuple[int, int, int], ...],
+    objective: Objective,
+    best: Best | None,
+    chunk_rows: int = 65536,
+) -> Best | None:
+    """Evaluate candidates x policies in memory-bounded chunks and keep the best (ties: the faster one)."""
+    per_chunk = max(1, chunk_rows // len(policies))
+    for start in range(0, len(cand["n"]), per_chunk):
+        sub = model.with_policies({k: v[start : start + per_chunk] for k, v in cand.items()}, policies)
+        counts = model.evaluate(spec, layer, wid, sub)
+        if not counts["valid"].any():
+            continue
+        energy = _price(spec, wid, counts)
+        i = _pick(energy["total"], counts["cycles"], counts["valid"], objective)
+        if best is None or _better(energy["total"][i], counts["cycles"][i], best, objective):
+            best = (counts, energy, i)
+    return best
+
+
+def _better(energy: float, cycles: float, best: Best, objective: Objective) -> bool:
+    b_energy, b_cycles = best[1]["total"][best[2]], best[0]["cycles"][best[2]]
+    tol = 1e-9
+    if objective == "energy":
+        primary, b_primary, secondary, b_secondary = energy, b_energy, cycles, b_cycles
+    elif objective == "latency":
+        primary, b_primary, secondary, b_secondary = cycles, b_cycles, energy, b_energy
+    else:
+        primary, b_primary, secondary, b_secondary = energy * cycles, b_energy * b_cycles, cycles, b_cycles
+    if primary < b_primary * (1 - tol):
+        return True
+    return bool(primary <= b_primary * (1 + tol) and secondary < b_secondary)
+
+
+def evaluate_mapping(spec: AcceleratorSpec, layer: Layer, mapping: Any) -> LayerResult:
+    """Re-evaluate a given mapping (e.g. loaded from JSON or a published one) after checking that it fits."""
+    problems = check_fit(spec, layer, mapping)
+    if problems:
+        raise MappingError(f"mapping does not fit layer {layer.name!r}: " + "; ".join(problems))
+    model = _model(mapping.dataflow)
+    wid = layer_widths(spec, layer)
+    counts = model.evaluate(spec, layer, wid, model.mapping_arrays(mapping))
+    energy = _price(spec, wid, counts)
+    return _result(spec, layer, wid, counts, energy, 0, model)
+
+
+def check_fit(spec: AcceleratorSpec, layer: Layer, mapping: Any) -> list[str]:
+    """Every capacity the mapping violates (empty when it fits): scratchpads, array, global buffer."""
+    model = _model(mapping.dataflow)
+    wid = layer_widths(spec, layer)
+    return model.check_fit(spec, layer, wid, mapping)
+
+
+def _no_fit_message(spec: AcceleratorSpec, layer: Layer, why: str) -> str:
+    return (
+        f"layer {layer.name!r} ({layer.shape_str()}) cannot be mapped onto {spec.name!r}: {why}. "
+        "Enlarge the register files or the global buffer, or reduce the batch."
+    )

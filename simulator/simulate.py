@@ -1,0 +1,96 @@
+"""Whole-network simulation: map every layer, price it, and collect the results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from accelerators import AcceleratorSpec, load_spec
+from simulator.mapper import Objective, evaluate_mapping, search
+from simulator.networks import get_network
+from simulator.results import NetworkResult
+from simulator.trace import Trace, load_trace
+from simulator.workload import Layer
+
+
+def resolve_layers(network: str | Sequence[Layer] | Trace | Path, batch: int | None = None) -> tuple[str, list[Layer]]:
+    """(name, layers) from a built-in network name, a trace (object or .json path) or a list of layers."""
+    if isinstance(network, Trace):
+        return network.model.name, network.to_layers(batch)
+    if isinstance(network, Path) or (isinstance(network, str) and network.endswith(".json")):
+        trace = load_trace(network)
+        return trace.model.name, trace.to_layers(batch)
+    if isinstance(network, str):
+        return network, get_network(network, batch or 1)
+    layers = list(network)
+    if batch is not None:
+        layers = [x.with_batch(batch) for x in layers]
+    return "custom", layers
+
+
+def with_sparsity(layers: Sequence[Layer], ifmap_sparsity: Sequence[float] | float | None) -> list[Layer]:
+    """Set input sparsity (one value for all, or one per layer) and derive each layer's output sparsity
+    from the layers that consume its output."""
+    out = list(layers)
+    if ifmap_sparsity is not None:
+        values = [float(ifmap_sparsity)] * len(out) if isinstance(ifmap_sparsity, int | float) else list(ifmap_sparsity)
+        if len(values) == 1:
+            values = values * len(out)
+        if len(values) != len(out):
+            raise ValueError(
+                f"--ifmap-sparsity has {len(values)} values but the network has {len(out)} layers "
+                "(give one value, or one per layer)"
+            )
+        out = [x.with_numerics(replace(x.numerics, ifmap_sparsity=s)) for x, s in zip(out, values, strict=True)]
+    consumers: dict[str, float] = {}
+    for i, layer in enumerate(out):
+        producers = [p for p in layer.inputs if p != "input"] or ([out[i - 1].name] if i > 0 else [])
+        for name in producers:
+            consumers.setdefault(name, layer.numerics.ifmap_sparsity)
+    return [
+        x.with_numerics(replace(x.numerics, ofmap_sparsity=consumers.get(x.name, 0.0)))
+        if consumers.get(x.name, 0.0) != x.numerics.ofmap_sparsity
+        else x
+        for x in out
+    ]
+
+
+def with_numerics(layers: Sequence[Layer], **changes: Any) -> list[Layer]:
+    """Every layer with the same numerics fields changed (e.g. act_bits=8)."""
+    return [x.with_numerics(replace(x.numerics, **changes)) for x in layers]
+
+
+def simulate(
+    accelerator: str | Path | AcceleratorSpec,
+    network: str | Sequence[Layer] | Trace | Path,
+    batch: int | None = None,
+    dataflow: str = "rs",
+    ifmap_sparsity: Sequence[float] | float | None = None,
+    objective: Objective = "energy",
+    exhaustive: bool = False,
+    mappings: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> NetworkResult:
+    """Map and price every layer of a network on an accelerator; `mappings` pins chosen layers' mappings."""
+    spec = load_spec(accelerator)
+    name, layers = resolve_layers(network, batch)
+    layers = with_sparsity(layers, ifmap_sparsity)
+    results = []
+    for layer in tqdm(layers, desc="mapping", unit="layer", disable=not progress, leave=False):
+        pinned = (mappings or {}).get(layer.name)
+        if pinned is not None:
+            results.append(evaluate_mapping(spec, layer, pinned))
+        else:
+            results.append(search(spec, layer, dataflow, objective, exhaustive))
+    return NetworkResult(
+        accelerator=spec.name,
+        network=name,
+        dataflow=dataflow,
+        batch=layers[0].N if layers else 0,
+        unit=spec.energy.unit,
+        layers=tuple(results),
+    )

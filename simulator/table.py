@@ -1,0 +1,123 @@
+"""Plain-text tables of simulation results, readable at a glance in a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from simulator.energy import LEVELS
+from simulator.results import LayerResult, NetworkResult
+
+SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def si(value: float, digits: int = 3) -> str:
+    """1234567 -> '1.23M'."""
+    for scale, suffix in SI:
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}g}{suffix}"
+    return f"{value:.{digits}g}"
+
+
+def bytes_str(value: float) -> str:
+    for scale, suffix in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+        if value >= scale:
+            return f"{value / scale:.2f} {suffix}"
+    return f"{value:.0f} B"
+
+
+def energy_unit_label(unit: str) -> str:
+    return "MAC-equivalents" if unit == "normalized" else unit
+
+
+def render(rows: Sequence[Sequence[str]], header: Sequence[str], right: set[int] | None = None) -> str:
+    right = right if right is not None else set(range(1, len(header)))
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [
+            str(c).rjust(w) if i in right else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(padded)
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join(x.rstrip() for x in [line(header), rule, *(line(r) for r in rows)])
+
+
+def _layer_cells(r: LayerResult, extra_cols: Sequence[str]) -> list[str]:
+    total = r.total_energy
+    shares = r.by_level
+    cells = [
+        r.name,
+        si(r.macs),
+        f"{r.active_pes}",
+        f"{r.utilization:.0%}",
+        bytes_str(r.dram_bytes),
+        bytes_str(r.glb_bytes),
+        si(total),
+        f"{total / r.macs:.2f}",
+        *(f"{shares[k] / total:.0%}" if total else "-" for k in LEVELS),
+        f"{r.bound_ratio:.2f}",
+    ]
+    for col in extra_cols:
+        value = r.extra.get(col)
+        cells.append("-" if value is None else (si(value) if isinstance(value, float) else str(value)))
+    return cells
+
+
+def network_table(result: NetworkResult, show_mapping: bool = False, extra_cols: Sequence[str] = ()) -> str:
+    """Per-layer and total energy, traffic and utilization; energy shares by level."""
+    unit = energy_unit_label(result.unit)
+    header = [
+        "layer",
+        "MACs",
+        "PEs",
+        "util",
+        "DRAM",
+        "GLB",
+        "energy",
+        "E/MAC",
+        *(f"%{k}" for k in LEVELS),
+        "E/bound",
+        *extra_cols,
+    ]
+    rows = [_layer_cells(r, extra_cols) for r in result.layers]
+    t = result.total()
+    e = t["energy"]
+    bl = e["by_level"]
+    rows.append(
+        [
+            "TOTAL",
+            si(t["macs"]),
+            "",
+            f"{t['utilization']:.0%}",
+            bytes_str(t["dram_bytes"]),
+            bytes_str(t["glb_bytes"]),
+            si(e["total"]),
+            f"{e['per_mac']:.2f}",
+            *(f"{bl[k] / e['total']:.0%}" for k in LEVELS),
+            f"{t['lower_bound']['ratio']:.2f}",
+            *(_total_extra(t, c) for c in extra_cols),
+        ]
+    )
+    title = (
+        f"{result.network} on {result.accelerator} ({result.dataflow.upper()}, batch {result.batch}); energy in {unit}"
+    )
+    parts = [title, render(rows, header)]
+    bd = e["by_data"]
+    parts.append(
+        "energy by data type: "
+        + ", ".join(f"{k} {si(v)} ({v / e['total']:.0%})" for k, v in bd.items() if v > 0)
+        + f"; compute {si(bl['mac'])} ({bl['mac'] / e['total']:.0%})"
+    )
+    if show_mapping:
+        parts.append("mappings:")
+        parts.extend(f"  {r.name}: {r.mapping.describe()}" for r in result.layers)
+    return "\n".join(parts)
+
+
+def _total_extra(total: dict, col: str) -> str:
+    value = total.get(col)
+    if value is None:
+        return ""
+    return si(value) if isinstance(value, float) else str(value)
