@@ -6,7 +6,7 @@ the level where they are decoded; below it they are full-width values of `codebo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from accelerators.spec import AcceleratorSpec
 from simulator.workload import Layer
@@ -54,7 +54,8 @@ def layer_widths(spec: AcceleratorSpec, layer: Layer) -> Widths:
     c = nm.clustering
     weight_bits = nm.weight_bits if nm.weight_bits is not None else arith.weight_bits
     act_bits = nm.act_bits if nm.act_bits is not None else arith.act_bits
-    weight_value = c.codebook_bits if c is not None else weight_bits
+    codebook_bits = (c.codebook_bits or weight_bits) if c is not None else 0
+    weight_value = codebook_bits if c is not None else weight_bits
     if weight_value > arith.weight_bits:
         what = "codebook entries" if c is not None else "weights"
         raise WidthError(
@@ -81,6 +82,9 @@ def layer_widths(spec: AcceleratorSpec, layer: Layer) -> Widths:
             codebook_bits=0,
         )
     per_weight_index = c.index_bits / c.vector_length
+    if per_weight_index >= weight_value:
+        # A codebook that cannot shrink the weights is not worth decoding: the hardware keeps raw weights.
+        return replace(layer_widths(spec, layer.with_numerics(replace(nm, clustering=None, weight_bits=weight_value))))
     decode = spec.decode.location
     codebook_values = c.clusters * c.vector_length
     if decode == "pe" and codebook_values > spec.decode.lut_entries:
@@ -100,7 +104,7 @@ def layer_widths(spec: AcceleratorSpec, layer: Layer) -> Widths:
         clustered=True,
         decode=decode,
         codebook_values=codebook_values,
-        codebook_bits=c.codebook_bits,
+        codebook_bits=codebook_bits,
     )
 
 

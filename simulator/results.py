@@ -178,9 +178,43 @@ class NetworkResult:
             "total": self.total(),
         }
 
-    def to_dataframe(self) -> pd.DataFrame:
-        """One row per layer, columns as in LayerResult.row(), plus the run's identity."""
+    def total_row(self) -> dict[str, Any]:
+        """The totals as one flat row with the same column names as the per-layer rows (layer = 'TOTAL')."""
+        t = self.total()
+        e = t["energy"]
+        row: dict[str, Any] = {
+            "layer": "TOTAL",
+            "macs": t["macs"],
+            "macs_effective": t["macs_effective"],
+            "utilization": t["utilization"],
+            "cycles": t["cycles"],
+            "dram_bytes": t["dram_bytes"],
+            "glb_bytes": t["glb_bytes"],
+            "energy": e["total"],
+            "energy_unit": self.unit,
+            "energy_per_mac": e["per_mac"],
+            "lower_bound": t["lower_bound"]["energy"],
+            "bound_ratio": t["lower_bound"]["ratio"],
+        }
+        for level, value in e["by_level"].items():
+            row[f"energy__by_level__{level}"] = value
+        for data, value in e["by_data"].items():
+            row[f"energy__by_data__{data}"] = value
+        for key, value in t.items():
+            if key in row or key in ("energy", "lower_bound"):
+                continue
+            if isinstance(value, dict):
+                row.update({f"{key}__{k}": v for k, v in value.items() if isinstance(v, int | float)})
+            elif isinstance(value, int | float | str):
+                row[key] = value
+        return row
+
+    def to_dataframe(self, include_total: bool = False) -> pd.DataFrame:
+        """One row per layer (plus a TOTAL row on request), columns as in LayerResult.row(), plus the run's
+        identity."""
         rows = [r.row() for r in self.layers]
+        if include_total:
+            rows.append(self.total_row())
         df = pd.DataFrame(rows)
         df.insert(0, "accelerator", self.accelerator)
         df.insert(1, "network", self.network)

@@ -52,7 +52,9 @@ class TraceClustering(_Strict):
     )
     unique: int | None = Field(None, ge=1, description="distinct centroids actually used after finalize")
     index_bits: int | None = Field(None, ge=1, description="bits per index; default ceil(log2 K)")
-    codebook_bits: int = Field(16, ge=1, le=64, description="bits per codebook entry element")
+    codebook_bits: int | None = Field(
+        16, ge=1, le=64, description="bits per codebook entry element (null: as wide as the weights)"
+    )
     distinct_rows: float | None = Field(
         None,
         ge=1,
@@ -75,8 +77,10 @@ class TraceLayer(_Strict):
     name: str = Field(min_length=1)
     kind: Literal["conv", "fc"]
     shape: LayerShape
-    weight_bits: int = Field(16, ge=1, le=64, description="bits per weight when not clustered")
-    act_bits: int = Field(16, ge=1, le=64, description="bits per activation")
+    weight_bits: int | None = Field(
+        16, ge=1, le=64, description="bits per weight when not clustered (null: the accelerator's native width)"
+    )
+    act_bits: int | None = Field(16, ge=1, le=64, description="bits per activation (null: native width)")
     clustering: TraceClustering | None = None
     ifmap_sparsity: float = Field(0.0, ge=0.0, lt=1.0, description="measured share of zero input activations")
     inputs: list[str] = Field(

@@ -16,12 +16,15 @@ LayerKind = Literal["conv", "fc"]
 
 @dataclass(frozen=True)
 class Clustering:
-    """Weight sharing of one layer: weights grouped into vectors, each replaced by one of K centroids."""
+    """Weight sharing of one layer: weights grouped into vectors, each replaced by one of K centroids.
+
+    codebook_bits None means centroids as wide as the layer's (or the accelerator's) weights.
+    """
 
     clusters: int
     vector_length: int = 1
     unique: int | None = None
-    codebook_bits: int = 16
+    codebook_bits: int | None = None
     distinct_rows: float | None = None
 
     def __post_init__(self) -> None:
@@ -31,7 +34,7 @@ class Clustering:
             raise ValueError(f"vector_length must be >= 1, got {self.vector_length}")
         if self.unique is not None and not 1 <= self.unique <= self.clusters:
             raise ValueError(f"unique ({self.unique}) must lie in [1, clusters={self.clusters}]")
-        if not 1 <= self.codebook_bits <= 64:
+        if self.codebook_bits is not None and not 1 <= self.codebook_bits <= 64:
             raise ValueError(f"codebook_bits must lie in [1, 64], got {self.codebook_bits}")
 
     @property

@@ -13,6 +13,9 @@ COMMANDS = {
     "accelerators": "studies.commands.accelerators:accelerators",
     "networks": "studies.commands.networks:networks",
     "compress": "studies.commands.compress:compress",
+    "study": "studies.commands.study:study",
+    "demo": "studies.commands.study:demo",
+    "paper-check": "studies.commands.paper_check:paper_check",
 }
 
 
