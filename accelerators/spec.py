@@ -162,6 +162,11 @@ class Features(_Frozen):
     rlc: bool = Field(False, description="run-length code feature maps on the DRAM link")
     rlc_run_bits: int = Field(5, ge=1, le=16, description="bits of one RLC run field (Eyeriss: 5)")
     rlc_word_bits: int = Field(64, ge=8, description="RLC word (Eyeriss: 3 run/level pairs + 1 flag in 64 b)")
+    row_reuse: bool = Field(
+        False,
+        description="PEs detect filters that share a clustered row (Deep k-Means, vector length S) and compute "
+        "its 1-D convolution once per input row (needs decode.location: pe)",
+    )
 
 
 class Decode(_Frozen):

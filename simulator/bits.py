@@ -27,9 +27,13 @@ class Widths:
     weight_glb: float
     weight_pe: float
     clustered: bool
-    decode: str | None
+    decode: str | None  # "pe", "glb", or "glb-fallback" when the PE lookup table is too small
     codebook_values: int
     codebook_bits: int
+
+    @property
+    def decode_in_pe(self) -> bool:
+        return self.clustered and self.decode == "pe"
 
     @property
     def weight_dram_key(self) -> str:
@@ -39,12 +43,12 @@ class Widths:
     @property
     def weight_glb_key(self) -> str:
         """Data-type name of weights held in and read from the GLB."""
-        return "index" if self.clustered and self.decode == "pe" else "weight"
+        return "index" if self.decode_in_pe else "weight"
 
     @property
     def weight_pe_key(self) -> str:
         """Data-type name of weights on the array network and in the PE scratchpads."""
-        return "index" if self.clustered and self.decode == "pe" else "weight"
+        return "index" if self.decode_in_pe else "weight"
 
 
 def layer_widths(spec: AcceleratorSpec, layer: Layer) -> Widths:
@@ -88,11 +92,8 @@ def layer_widths(spec: AcceleratorSpec, layer: Layer) -> Widths:
     decode = spec.decode.location
     codebook_values = c.clusters * c.vector_length
     if decode == "pe" and codebook_values > spec.decode.lut_entries:
-        raise WidthError(
-            f"layer {layer.name!r}: its codebook ({c.clusters} x {c.vector_length} values) does not fit the "
-            f"{spec.decode.lut_entries}-entry PE lookup table of {spec.name!r}; decode at the GLB "
-            "(decode.location: glb) or use fewer clusters"
-        )
+        # The PE lookup table cannot hold this codebook: decode where the weights enter the GLB instead.
+        decode = "glb-fallback"
     in_pe = per_weight_index if decode == "pe" else float(weight_value)
     return Widths(
         act=act_bits,

@@ -40,7 +40,7 @@ def compulsory_bits(spec: AcceleratorSpec, layer: Layer, wid: Widths) -> tuple[d
     if wid.clustered:
         cb = wid.codebook_values * wid.codebook_bits
         put("dram.codebook", cb)
-        if wid.decode == "pe":
+        if wid.decode_in_pe:
             put("glb.codebook", 2 * cb)
             put("noc.codebook", cb)
             put("rf.codebook", cb + macs_gated * wid.codebook_bits)

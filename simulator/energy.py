@@ -34,7 +34,7 @@ def cost_per_bit(spec: AcceleratorSpec, key: str, wid: Widths) -> float:
     level, data = key.split(".")
     table = spec.energy
     lut = table.lut if table.lut is not None else table.rf
-    if data == "codebook" and (level == "rf" or (level == "glb" and wid.decode == "glb")):
+    if data == "codebook" and (level == "rf" or (level == "glb" and wid.clustered and not wid.decode_in_pe)):
         return lut.cost / lut.bits
     access = getattr(table, level)
     return access.cost / access.bits

@@ -74,6 +74,12 @@ def _result(
         cycles=float(counts["cycles"][i]),
         passes=int(counts["passes"][i]),
         lower_bound=lower_bound_energy(spec, layer, wid),
+        loads={
+            "weight": float(counts["loads_weight"][i]),
+            "ifmap": float(counts["loads_ifmap"][i]),
+            "macs_reused": float(counts["macs_reused"][i]),
+        },
+        extra={"decode": wid.decode} if wid.clustered else {},
     )
 
 
@@ -90,6 +96,7 @@ def search(
     adds every loop order and blocking, pruned by the ideal-reuse lower bound. Layers of the same shape and
     numerics share one search (results are cached).
     """
+    layer_widths(spec, layer)  # width errors name the real layer
     anonymous = replace(layer, name="", inputs=())
     result = _search_cached(spec, anonymous, dataflow, objective, exhaustive)
     return replace(result, layer=layer)

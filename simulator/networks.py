@@ -57,9 +57,7 @@ def _residual_out(last: str, downsample: str | None, src: Src) -> Src:
     return (last, downsample) if downsample else (last, *src)
 
 
-def _basic_block(
-    layers: list[Layer], prefix: str, src: Src, c: int, m: int, hw: int, stride: int
-) -> tuple[Src, int]:
+def _basic_block(layers: list[Layer], prefix: str, src: Src, c: int, m: int, hw: int, stride: int) -> tuple[Src, int]:
     """ResNet basic block (3x3, 3x3, identity or 1x1/2 shortcut); appends it, returns (producers, H)."""
     layers.append(conv(f"{prefix}.conv1", C=c, M=m, HW=hw, RS=3, U=stride, inputs=src))
     out = layers[-1].E

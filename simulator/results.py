@@ -26,6 +26,7 @@ class LayerResult:
     cycles: float
     passes: int
     lower_bound: float
+    loads: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -423,6 +423,10 @@ def evaluate(
 
     gate = (1.0 - layer.numerics.ifmap_sparsity) if spec.features.zero_gating else 1.0
     macs_gated = macs * gate
+    # Share of 1-D row convolutions actually computed when PEs reuse shared clustered rows.
+    computed = row_reuse_fraction(spec, layer, wid, p)
+    macs_run = macs_gated * computed
+    reused_outputs = (macs_gated / S) * (1.0 - computed)
     rlc_in, rlc_out = _rlc(spec, layer, wid)
 
     # Weights: GLB-resident blocks come from DRAM mult_dram times; spads reload mult_array_w times.
@@ -458,19 +462,19 @@ def evaluate(
         put("glb.ifmap", (ifmap_deliveries - ifmap_glb_reads) * wid.act)
         if cap.holds_weights:
             put(f"glb.{wk_glb}", (weight_deliveries - w_array_fetch) * wid.weight_glb)
-    put("rf.ifmap", ifmap_deliveries * wid.act + (macs / G) * wid.act)
-    put(f"rf.{wk_pe}", weight_deliveries * wid.weight_pe + (macs_gated / G) * wid.weight_pe)
-    put("rf.psum", (2 * macs_gated / G + psum_hops) * wid.psum)
+    put("rf.ifmap", ifmap_deliveries * wid.act + (macs * computed / G) * wid.act)
+    put(f"rf.{wk_pe}", weight_deliveries * wid.weight_pe + (macs_run / G) * wid.weight_pe)
+    put("rf.psum", (2 * (macs_run + reused_outputs) / G + psum_hops) * wid.psum)
 
     active = R * e * r * t * g
-    cycles = Pn * Pe * Pm * Pc * Pg * n * p * q * F * S
+    cycles = Pn * Pe * Pm * Pc * Pg * n * p * q * F * S * (computed + (1.0 - computed) / S)
     if wid.clustered:
         cb = wid.codebook_values * wid.codebook_bits
         bits["dram.codebook"] = np.full_like(n, cb)
-        if wid.decode == "pe":
+        if wid.decode_in_pe:
             bits["glb.codebook"] = np.full_like(n, 2 * cb)
             bits["noc.codebook"] = cb * active
-            bits["rf.codebook"] = cb * active + macs_gated * wid.codebook_bits
+            bits["rf.codebook"] = cb * active + macs_run * wid.codebook_bits
         else:
             bits["glb.codebook"] = cb + w_dram_fetch * G * wid.codebook_bits
 
@@ -482,12 +486,34 @@ def evaluate(
         "b_c": b["C"].astype(np.int64),
         "stream_w": stream_w.astype(np.int64),
         "macs": np.full_like(n, macs),
-        "macs_gated": np.full_like(n, macs_gated),
+        "macs_gated": np.broadcast_to(macs_run, n.shape).astype(np.float64),
+        "macs_reused": np.broadcast_to(macs_gated - macs_run, n.shape).astype(np.float64),
+        "loads_weight": w_array_fetch * G,
+        "loads_ifmap": ifmap_glb_reads * G,
         "active_pes": active,
         "cycles": cycles,
         "passes": Pn * Pe * Pm * Pc * Pg,
         "valid": valid,
     }
+
+
+def expected_distinct(pool: Any, draws: Any) -> Any:
+    """Expected number of distinct values among `draws` picks, uniform with replacement from `pool` values."""
+    pool = np.maximum(pool, 1.0)
+    return pool * (1.0 - (1.0 - 1.0 / pool) ** draws)
+
+
+def row_reuse_fraction(spec: AcceleratorSpec, layer: Layer, wid: Widths, p: Any) -> Any:
+    """Share of a PE's p filter rows (same input channel and filter row) whose 1-D convolution must be
+    computed: the distinct rows among them. One unless the spec enables row reuse for a row-clustered layer
+    decoded in the PE."""
+    c = layer.numerics.clustering
+    if not (spec.features.row_reuse and wid.decode_in_pe and c is not None):
+        return 1.0
+    if c.vector_length != layer.S or layer.S == 1:
+        return 1.0
+    distinct_rows = c.distinct_rows if c.distinct_rows is not None else expected_distinct(float(c.used), layer.Mg)
+    return expected_distinct(float(distinct_rows), p) / p
 
 
 def _rlc(spec: AcceleratorSpec, layer: Layer, wid: Widths) -> tuple[float, float]:

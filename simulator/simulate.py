@@ -9,10 +9,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from accelerators import AcceleratorSpec, load_spec
+from accelerators import AcceleratorSpec, load_spec, with_overrides
+from simulator.bits import layer_widths
 from simulator.mapper import Objective, evaluate_mapping, search
 from simulator.networks import get_network
-from simulator.results import NetworkResult
+from simulator.paper_metrics import network_paper_total, paper_metrics
+from simulator.results import LayerResult, NetworkResult
 from simulator.trace import Trace, load_trace
 from simulator.workload import Layer
 
@@ -74,18 +76,27 @@ def simulate(
     exhaustive: bool = False,
     mappings: dict[str, Any] | None = None,
     progress: bool = False,
+    name: str | None = None,
 ) -> NetworkResult:
     """Map and price every layer of a network on an accelerator; `mappings` pins chosen layers' mappings."""
     spec = load_spec(accelerator)
-    name, layers = resolve_layers(network, batch)
+    resolved_name, layers = resolve_layers(network, batch)
+    name = name or resolved_name
     layers = with_sparsity(layers, ifmap_sparsity)
     results = []
     for layer in tqdm(layers, desc="mapping", unit="layer", disable=not progress, leave=False):
         pinned = (mappings or {}).get(layer.name)
         if pinned is not None:
-            results.append(evaluate_mapping(spec, layer, pinned))
+            result = evaluate_mapping(spec, layer, pinned)
         else:
-            results.append(search(spec, layer, dataflow, objective, exhaustive))
+            result = search(spec, layer, dataflow, objective, exhaustive)
+        results.append(_annotate(spec, result))
+    paper_total = network_paper_total([r.extra["paper_metrics"] for r in results], [r.macs for r in results])
+    total_extra: dict[str, Any] = {"paper_metrics": paper_total}
+    if spec.features.row_reuse:
+        total_extra["row_reuse"] = {
+            key: sum(r.extra["row_reuse"][key] for r in results) for key in ("macs_saved", "energy_saved")
+        }
     return NetworkResult(
         accelerator=spec.name,
         network=name,
@@ -93,4 +104,18 @@ def simulate(
         batch=layers[0].N if layers else 0,
         unit=spec.energy.unit,
         layers=tuple(results),
+        extra={"total": total_extra},
     )
+
+
+def _annotate(spec: AcceleratorSpec, result: LayerResult) -> LayerResult:
+    """Add the paper's metrics and, with row reuse, what reuse saved against the same mapping without it."""
+    wid = layer_widths(spec, result.layer)
+    extra: dict[str, Any] = {**result.extra, "paper_metrics": paper_metrics(result, wid)}
+    if spec.features.row_reuse:
+        plain = evaluate_mapping(with_overrides(spec, {"features__row_reuse": False}), result.layer, result.mapping)
+        extra["row_reuse"] = {
+            "macs_saved": result.loads.get("macs_reused", 0.0),
+            "energy_saved": plain.total_energy - result.total_energy,
+        }
+    return replace(result, extra=extra)

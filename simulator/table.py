@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from simulator.energy import LEVELS
+from simulator.energy import DATA, LEVELS
 from simulator.results import LayerResult, NetworkResult
 
 SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
@@ -110,10 +110,67 @@ def network_table(result: NetworkResult, show_mapping: bool = False, extra_cols:
         + ", ".join(f"{k} {si(v)} ({v / e['total']:.0%})" for k, v in bd.items() if v > 0)
         + f"; compute {si(bl['mac'])} ({bl['mac'] / e['total']:.0%})"
     )
+    parts.append("")
+    parts.append(data_table(result))
     if show_mapping:
         parts.append("mappings:")
         parts.extend(f"  {r.name}: {r.mapping.describe()}" for r in result.layers)
     return "\n".join(parts)
+
+
+def _clusters_label(r: LayerResult) -> str:
+    c = r.layer.numerics.clustering
+    if c is None:
+        return "-"
+    label = f"{c.clusters}" if c.vector_length == 1 else f"{c.clusters}x{c.vector_length}"
+    decode = r.extra.get("decode")
+    return label if decode in (None, "pe") else f"{label} ({decode})"
+
+
+def data_table(result: NetworkResult) -> str:
+    """Per-layer energy shares by data type beside the Deep k-Means paper's metrics."""
+    header = [
+        "layer",
+        "K",
+        *(f"%{k}" for k in DATA),
+        "paper FA",
+        "W repr bits",
+        "X repr bits",
+        "paper E/MAC",
+    ]
+    rows = []
+    for r in result.layers:
+        bd = r.by_data
+        move = sum(bd.values())
+        pm = r.extra.get("paper_metrics", {})
+        rows.append(
+            [
+                r.name,
+                _clusters_label(r),
+                *(f"{bd[k] / move:.0%}" if move else "-" for k in DATA),
+                si(pm.get("compute_fa", 0.0)),
+                si(pm.get("weight_repr_bits", 0.0)),
+                si(pm.get("act_repr_bits", 0.0)),
+                f"{pm.get('total_per_mac', float('nan')):.3f}",
+            ]
+        )
+    t = result.total()
+    bd = t["energy"]["by_data"]
+    move = sum(bd.values())
+    pm = t.get("paper_metrics", {})
+    rows.append(
+        [
+            "TOTAL",
+            "",
+            *(f"{bd[k] / move:.0%}" if move else "-" for k in DATA),
+            si(pm.get("compute_fa", 0.0)),
+            si(pm.get("weight_repr_bits", 0.0)),
+            si(pm.get("act_repr_bits", 0.0)),
+            f"{pm.get('total_per_mac', float('nan')):.3f}",
+        ]
+    )
+    title = "data-movement energy by data type, and the Deep k-Means paper's metrics (Wu et al. 2018, Sec. 3)"
+    return title + "\n" + render(rows, header)
 
 
 def _total_extra(total: dict, col: str) -> str:

@@ -16,6 +16,7 @@ COMMANDS = {
     "study": "studies.commands.study:study",
     "demo": "studies.commands.study:demo",
     "paper-check": "studies.commands.paper_check:paper_check",
+    "sweep": "studies.commands.sweep:sweep",
 }
 
 

@@ -11,11 +11,25 @@ from typing import Any
 import click
 
 from accelerators import load_spec, with_overrides
+from simulator.clustering import cluster_layers
 from simulator.mapper import DATAFLOWS
 from simulator.row_stationary import RSMapping
+from simulator.simulate import resolve_layers
 from simulator.simulate import simulate as run_simulation
 from simulator.table import network_table
-from studies.commands.errors import friendly_errors, parse_floats, parse_overrides
+from studies.commands.errors import friendly_errors, parse_floats, parse_ints, parse_overrides
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected 1, S or a positive integer, got {text!r}", param_hint="--vector-length"
+        ) from None
+    if value < 1:
+        raise click.BadParameter(f"must be >= 1, got {value}", param_hint="--vector-length")
+    return value
 
 
 def load_mappings(path: str) -> dict[str, Any]:
@@ -53,6 +67,19 @@ def load_mappings(path: str) -> dict[str, Any]:
 @click.option(
     "--mappings", type=click.Path(exists=True, dir_okay=False), help="Re-evaluate the mappings of a JSON result."
 )
+@click.option("--clusters", "-k", help="Clusters K for every layer, or one per layer (a,b,...).")
+@click.option("--cluster-rate", type=float, help="K = ceil(rate x vectors) per layer (the Deep k-Means convention).")
+@click.option(
+    "--vector-length",
+    default="1",
+    show_default=True,
+    help="Weights per clustered vector: 1 (scalar), S (filter rows, Deep k-Means) or an integer d (DKM).",
+)
+@click.option("--weight-bits", type=click.IntRange(1, 64), help="Weight width (unclustered layers).")
+@click.option("--act-bits", type=click.IntRange(1, 64), help="Activation width.")
+@click.option("--codebook-bits", type=click.IntRange(1, 64), help="Centroid width [default: the weight width].")
+@click.option("--decode", type=click.Choice(["pe", "glb"]), help="Where clustered weights are decoded.")
+@click.option("--row-reuse", is_flag=True, help="Reuse the 1-D convolution of shared clustered rows (vector length S).")
 @click.option("--format", "fmt", default="table", show_default=True, type=click.Choice(["table", "json", "csv"]))
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write the output to a file instead of stdout.")
 @click.option("--show-mapping", is_flag=True, help="Print each layer's chosen mapping under the table.")
@@ -68,6 +95,14 @@ def simulate(
     exhaustive: bool,
     overrides: tuple[str, ...],
     mappings: str | None,
+    clusters: str | None,
+    cluster_rate: float | None,
+    vector_length: str,
+    weight_bits: int | None,
+    act_bits: int | None,
+    codebook_bits: int | None,
+    decode: str | None,
+    row_reuse: bool,
     fmt: str,
     out: str | None,
     show_mapping: bool,
@@ -76,19 +111,33 @@ def simulate(
     if network and trace:
         raise click.UsageError("give --network or --trace, not both")
     spec = load_spec(accelerator)
-    if overrides:
-        spec = with_overrides(spec, parse_overrides(overrides))
-    source: Any = Path(trace) if trace else (network or "alexnet")
+    changes = parse_overrides(overrides)
+    if decode:
+        changes["decode__location"] = decode
+    if row_reuse:
+        changes["features__row_reuse"] = True
+    if changes:
+        spec = with_overrides(spec, changes)
+    _, layers = resolve_layers(Path(trace) if trace else (network or "alexnet"), batch)
+    layers = cluster_layers(
+        layers,
+        clusters=parse_ints(clusters, "--clusters"),
+        cluster_rate=cluster_rate,
+        vector_length=vector_length if vector_length in ("S", "row") else _positive_int(vector_length),
+        weight_bits=weight_bits,
+        act_bits=act_bits,
+        codebook_bits=codebook_bits,
+    )
     result = run_simulation(
         spec,
-        source,
-        batch=batch,
+        layers,
         dataflow=dataflow,
         ifmap_sparsity=parse_floats(ifmap_sparsity, "--ifmap-sparsity"),
         objective=objective,  # type: ignore[arg-type]
         exhaustive=exhaustive,
         mappings=load_mappings(mappings) if mappings else None,
         progress=out is not None,
+        name=(trace and Path(trace).stem) or network or "alexnet",
     )
     if fmt == "json":
         text = json.dumps(result.to_dict(), indent=2) + "\n"
