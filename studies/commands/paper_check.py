@@ -10,7 +10,8 @@ from accelerators import load_spec, with_overrides
 from simulator.networks import get_network
 from simulator.table import render, si
 from studies.commands.errors import friendly_errors, parse_floats, parse_overrides
-from studies.paper_check import PAPER_R2, PAPER_RATES, paper_check as run_check, plot_paper_check
+from studies.paper_check import PAPER_R2, PAPER_RATES, plot_paper_check
+from studies.paper_check import paper_check as run_check
 
 
 @click.command("paper-check")

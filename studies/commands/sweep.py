@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from accelerators import load_spec, with_overrides
 from simulator.simulate import resolve_layers
