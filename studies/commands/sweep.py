@@ -63,7 +63,7 @@ def sweep(
         click.echo(text, nl=False)
 
 
-def _grid_text(df, unit: str, network: str, accelerator: str) -> str:  # type: ignore[no-untyped-def]
+def _grid_text(df: pd.DataFrame, unit: str, network: str, accelerator: str) -> str:
     bits = sorted(df["bits"].unique())
     header = [
         "K",
