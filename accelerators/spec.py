@@ -177,7 +177,7 @@ class Decode(_Frozen):
         description="'pe': indices travel to the PEs and a per-PE lookup table decodes them; "
         "'glb': indices are decoded as they enter the global buffer (saves DRAM traffic only)",
     )
-    lut_entries: int = Field(256, ge=1, description="codebook entries the per-PE lookup table holds")
+    lut_entries: int = Field(1024, ge=1, description="codebook values the per-PE lookup table holds")
 
 
 class AcceleratorSpec(_Frozen):

@@ -96,9 +96,12 @@ def search(
     adds every loop order and blocking, pruned by the ideal-reuse lower bound. Layers of the same shape and
     numerics share one search (results are cached).
     """
-    layer_widths(spec, layer)  # width errors name the real layer
+    wid = layer_widths(spec, layer)  # width errors name the real layer
     anonymous = replace(layer, name="", inputs=())
-    result = _search_cached(spec, anonymous, dataflow, objective, exhaustive)
+    try:
+        result = _search_cached(spec, anonymous, dataflow, objective, exhaustive)
+    except MappingError as exc:
+        raise MappingError(_no_fit_message(spec, layer, str(exc), wid)) from None
     return replace(result, layer=layer)
 
 
@@ -110,10 +113,10 @@ def _search_cached(
     wid = layer_widths(spec, layer)
     cand = model.candidates(spec, layer, wid)
     if len(cand["n"]) == 0:
-        raise MappingError(_no_fit_message(spec, layer, "no PE-level tiling fits the register files"))
+        raise MappingError("no PE-level tiling fits the register files")
     ideal = model.evaluate(spec, layer, wid, cand, ideal=True)
     if not ideal["valid"].any():
-        raise MappingError(_no_fit_message(spec, layer, "no pass fits the global buffer"))
+        raise MappingError("no pass fits the global buffer")
     bound = _price(spec, wid, ideal)["total"][ideal["valid"]]
     cand = {k: v[ideal["valid"]] for k, v in cand.items()}
     best = _best_of(spec, layer, wid, model, cand, model.DEFAULT_POLICIES, objective, None)
@@ -123,7 +126,7 @@ def _search_cached(
             cand = {k: v[keep] for k, v in cand.items()}
         best = _best_of(spec, layer, wid, model, cand, model.POLICIES, objective, best)
     if best is None:
-        raise MappingError(_no_fit_message(spec, layer, "no block of passes fits the global buffer"))
+        raise MappingError("no block of passes fits the global buffer")
     counts, energy, i = best
     return _result(spec, layer, wid, counts, energy, i, model)
 
@@ -189,8 +192,25 @@ def check_fit(spec: AcceleratorSpec, layer: Layer, mapping: Any) -> list[str]:
     return model.check_fit(spec, layer, wid, mapping)
 
 
-def _no_fit_message(spec: AcceleratorSpec, layer: Layer, why: str) -> str:
+def _no_fit_message(spec: AcceleratorSpec, layer: Layer, why: str, wid: Widths) -> str:
+    """Why a layer cannot be mapped, naming the spec field that is too small where one is."""
+    rf = spec.rf
+    hints = []
+    row_i, row_w = layer.S * wid.act, layer.S * wid.weight_pe
+    if rf.shared is not None:
+        need = row_i + row_w + wid.psum
+        if need > rf.shared.bits:
+            hints.append(f"rf.shared holds {rf.shared.bits} bits but one {layer.S}-wide filter row needs {need:.0f}")
+    else:
+        for field, have, need, what in (
+            ("rf.ifmap", rf.ifmap, row_i, f"one {layer.S}-wide ifmap row"),
+            ("rf.weight", rf.weight, row_w, f"one {layer.S}-wide filter row"),
+            ("rf.psum", rf.psum, wid.psum, "one partial sum"),
+        ):
+            if have is not None and need > have.bits:
+                hints.append(f"{field} holds {have.words} x {have.word_bits} bits but {what} needs {need:.0f} bits")
+    detail = "; ".join(hints) if hints else why
     return (
-        f"layer {layer.name!r} ({layer.shape_str()}) cannot be mapped onto {spec.name!r}: {why}. "
-        "Enlarge the register files or the global buffer, or reduce the batch."
+        f"layer {layer.name!r} ({layer.shape_str()}) cannot be mapped onto {spec.name!r}: {detail}. "
+        "Enlarge that buffer (e.g. --set rf__ifmap__words=16 or glb__size_kb=...), or reduce the batch."
     )

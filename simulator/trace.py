@@ -129,7 +129,7 @@ class Trace(_Strict):
         return layers
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(self.model_dump_json(indent=2, exclude_none=True) + "\n")
+        Path(path).write_text(self.model_dump_json(indent=2) + "\n")
 
 
 def trace_layer_to_layer(t: TraceLayer, batch: int | None = None) -> Layer:
@@ -273,5 +273,8 @@ def load_trace(path: str | Path) -> Trace:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise TraceError(f"{p}: invalid trace: {problems}") from None
-    trace.to_layers()  # shape and chaining checks
+    try:
+        trace.to_layers()  # shape and chaining checks
+    except TraceError as exc:
+        raise TraceError(f"{p}: {exc}") from None
     return trace
