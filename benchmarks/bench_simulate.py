@@ -14,10 +14,10 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from accelerators import load_spec  # noqa: E402
-from simulator.mapper import _search_cached  # noqa: E402
-from simulator.networks import get_network, list_networks  # noqa: E402
-from simulator.simulate import simulate  # noqa: E402
+from accelerators import load_spec
+from simulator.mapper import _search_cached
+from simulator.networks import get_network, list_networks
+from simulator.simulate import simulate
 
 
 def main() -> dict[str, float]:

@@ -52,4 +52,6 @@ def eyeriss_alexnet_layers() -> list[Layer]:
     from simulator.networks import get_network
 
     convs = get_network("alexnet", EYERISS_BATCH)[:5]
-    return [x.with_numerics(Numerics(ifmap_sparsity=f.ifmap_zeros)) for x, f in zip(convs, EYERISS_ALEXNET, strict=True)]
+    return [
+        x.with_numerics(Numerics(ifmap_sparsity=f.ifmap_zeros)) for x, f in zip(convs, EYERISS_ALEXNET, strict=True)
+    ]
