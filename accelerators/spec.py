@@ -70,7 +70,11 @@ class NoC(_Frozen):
 
     ifmap_bits_per_cycle: int = Field(64, ge=1, description="GLB-to-array ifmap bandwidth, bits per core cycle")
     weight_bits_per_cycle: int = Field(64, ge=1, description="GLB-to-array weight bandwidth, bits per core cycle")
-    psum_bits_per_cycle: int = Field(64, ge=1, description="array-to-GLB psum bandwidth, bits per core cycle")
+    psum_bits_per_cycle: int = Field(
+        64,
+        ge=1,
+        description="psum bandwidth between GLB and array, each direction (separate in and out networks), bits per core cycle",
+    )
     multicast: bool = Field(True, description="one GLB read can reach every PE that needs the datum")
 
 

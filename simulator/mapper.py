@@ -9,7 +9,10 @@ from typing import Any, Literal
 import numpy as np
 
 from accelerators.spec import AcceleratorSpec
+from simulator import no_local_reuse as nlr
+from simulator import output_stationary as os_
 from simulator import row_stationary as rs
+from simulator import weight_stationary as ws
 from simulator.bits import Widths, layer_widths
 from simulator.bounds import lower_bound_energy
 from simulator.energy import as_float_dict, energy_of
@@ -17,7 +20,7 @@ from simulator.results import LayerResult
 from simulator.workload import Layer
 
 Objective = Literal["energy", "latency", "edp"]
-DATAFLOWS = {"rs": rs}
+DATAFLOWS = {"rs": rs, "ws": ws, "os": os_, "nlr": nlr}
 
 
 class MappingError(ValueError):
@@ -34,6 +37,14 @@ def _model(dataflow: str) -> Any:
 def _price(spec: AcceleratorSpec, wid: Widths, counts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     bits = {k[len("bits.") :]: v for k, v in counts.items() if k.startswith("bits.")}
     return energy_of(spec, wid, bits, counts["macs_gated"])
+
+
+def serial_time(spec: AcceleratorSpec, counts: dict[str, np.ndarray]) -> np.ndarray:
+    """Latency estimate of each candidate without overlap: compute cycles at the core clock plus DRAM bits
+    over the link. The latency and EDP objectives minimise it; the event model refines it."""
+    dram_bits = sum(v for k, v in counts.items() if k.startswith("bits.dram."))
+    link = spec.dram.bus_bits * spec.dram.clock_mhz * 1e6
+    return counts["cycles"] / (spec.clock_mhz * 1e6) + dram_bits / link
 
 
 def _pick(energy: np.ndarray, cycles: np.ndarray, valid: np.ndarray, objective: Objective) -> int:
@@ -96,6 +107,12 @@ def search(
     adds every loop order and blocking, pruned by the ideal-reuse lower bound. Layers of the same shape and
     numerics share one search (results are cached).
     """
+    _model(dataflow)  # unknown names first, with the list of known ones
+    if dataflow not in spec.dataflows:
+        raise MappingError(
+            f"accelerator {spec.name!r} does not run the {dataflow!r} dataflow; its dataflows: "
+            f"{', '.join(spec.dataflows)} (pick one of those, or a spec whose `dataflows` lists {dataflow!r})"
+        )
     wid = layer_widths(spec, layer)  # width errors name the real layer
     anonymous = replace(layer, name="", inputs=())
     try:
@@ -153,14 +170,16 @@ def _best_of(
         if not counts["valid"].any():
             continue
         energy = _price(spec, wid, counts)
-        i = _pick(energy["total"], counts["cycles"], counts["valid"], objective)
-        if best is None or _better(energy["total"][i], counts["cycles"][i], best, objective):
+        seconds = serial_time(spec, counts)
+        counts["time_estimate"] = seconds
+        i = _pick(energy["total"], seconds, counts["valid"], objective)
+        if best is None or _better(energy["total"][i], seconds[i], best, objective):
             best = (counts, energy, i)
     return best
 
 
 def _better(energy: float, cycles: float, best: Best, objective: Objective) -> bool:
-    b_energy, b_cycles = best[1]["total"][best[2]], best[0]["cycles"][best[2]]
+    b_energy, b_cycles = best[1]["total"][best[2]], best[0]["time_estimate"][best[2]]
     tol = 1e-9
     if objective == "energy":
         primary, b_primary, secondary, b_secondary = energy, b_energy, cycles, b_cycles

@@ -175,6 +175,7 @@ class NetworkResult:
             "network": self.network,
             "dataflow": self.dataflow,
             "batch": self.batch,
+            "objective": self.extra.get("objective"),
             "layers": [r.to_dict() for r in self.layers],
             "total": self.total(),
         }

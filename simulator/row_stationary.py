@@ -25,8 +25,23 @@ from simulator.workload import Layer
 PARAMS = ("n", "p", "q", "e", "r", "t", "g", "order", "b_ne", "b_m", "b_c", "stream_w")
 
 
+class MappingRecord:
+    """Dict round trip shared by every dataflow's mapping dataclass (integer fields, one of them `order`)."""
+
+    dataflow: ClassVar[str]
+    order: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataflow": self.dataflow, **asdict(self), "loop_order": "/".join(ORDERS[self.order])}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: int(v) for k, v in data.items() if k in names})
+
+
 @dataclass(frozen=True)
-class RSMapping:
+class RSMapping(MappingRecord):
     """One row-stationary mapping: plain data that can be printed, saved and re-evaluated.
 
     n images per pass; p filters and q channels per PE; e output rows per PE set; r, t, g sets across
@@ -49,20 +64,15 @@ class RSMapping:
     stream_w: int = 1
     dataflow: ClassVar[str] = "rs"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"dataflow": self.dataflow, **asdict(self), "loop_order": "/".join(ORDERS[self.order])}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RSMapping:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: int(v) for k, v in data.items() if k in names})
-
     def describe(self) -> str:
         return (
             f"RS n={self.n} p={self.p} q={self.q} e={self.e} r={self.r} t={self.t} g={self.g} "
             f"order={'/'.join(ORDERS[self.order])} glb-block(ne,m,c)=({self.b_ne},{self.b_m},{self.b_c})"
             f"{' weights-streamed' if self.stream_w else ''}"
         )
+
+
+MAPPING = RSMapping  # the mapping class of this dataflow (the mapper's registry looks it up)
 
 
 @dataclass(frozen=True)
@@ -83,9 +93,10 @@ class FoldedShape:
     row_chunks: int
 
 
-def folded_shape(spec: AcceleratorSpec, layer: Layer) -> FoldedShape:
-    """Split R into chunks that fit the PE rows; each chunk acts as an extra input channel."""
-    chunks = math.ceil(layer.R / spec.pe_array.rows)
+def folded_shape(spec: AcceleratorSpec, layer: Layer, rows: int | None = None) -> FoldedShape:
+    """Split R into chunks of at most `rows` filter rows (default: the PE rows); each chunk acts as an extra
+    input channel."""
+    chunks = math.ceil(layer.R / (spec.pe_array.rows if rows is None else rows))
     return FoldedShape(
         N=layer.N,
         C=layer.Cg * chunks,
@@ -180,8 +191,28 @@ def candidates(spec: AcceleratorSpec, layer: Layer, wid: Widths) -> dict[str, np
     i_unit = n * q * rows_strip * layer.cols_touched * wid.act * g
     o_unit = n * e * fs.F * p * wid.psum * g
     w_unit = p * q * fs.R * fs.S * wid.weight_glb * g
+    row, r, t = replicate(room, _ceil(fs.C, q), _ceil(fs.M, p), i_unit, o_unit, w_unit, cap)
+    names = ("n", "p", "q", "e", "r", "t", "g")
+    arr = _unique_rows(np.stack([n[row], p[row], q[row], e[row], r, t, g[row]], axis=1).astype(np.int64))
+    return {k: arr[:, i] for i, k in enumerate(names)}
+
+
+def replicate(
+    room: np.ndarray,
+    chunks_c: np.ndarray,
+    chunks_m: np.ndarray,
+    i_unit: np.ndarray,
+    o_unit: np.ndarray,
+    w_unit: np.ndarray,
+    cap: Capacity,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, r, t): replications across channels (r) and filters (t) of every base candidate `row`.
+
+    `room` is how many replicas the array holds; a pass of r x t replicas needs r ifmap units, t psum units
+    and r * t weight units of the global buffer. For every balanced r, the largest balanced t that fits the
+    array and a one-pass buffer tile, and the same with the roles swapped.
+    """
     shared = 1.0 if cap.holds_weights and cap.weight is None else 0.0
-    chunks_c, chunks_m = _ceil(fs.C, q), _ceil(fs.M, p)
 
     def best_other(row: np.ndarray, x: np.ndarray, x_unit: np.ndarray, y_unit: np.ndarray) -> np.ndarray:
         """Most sets y that fit beside x sets: the array, a one-pass buffer tile and the weight partition."""
@@ -194,7 +225,7 @@ def candidates(spec: AcceleratorSpec, layer: Layer, wid: Widths) -> dict[str, np
 
     width = int(room.max()) if len(room) else 0
     xs = np.arange(1, width + 1)
-    out = []
+    rows, rs_, ts = [], [], []
     for own_chunks, other_chunks, own_unit, other_unit, r_first in (
         (chunks_c, chunks_m, i_unit, o_unit, True),
         (chunks_m, chunks_c, o_unit, i_unit, False),
@@ -207,11 +238,10 @@ def candidates(spec: AcceleratorSpec, layer: Layer, wid: Widths) -> dict[str, np
         y = snap(other_chunks[row], best_other(row, x, own_unit[row], other_unit[row]))
         sel = y >= 1
         row, x, y = row[sel], x[sel], y[sel]
-        r, t = (x, y) if r_first else (y, x)
-        out.append(np.stack([n[row], p[row], q[row], e[row], r, t, g[row]], axis=1))
-    names = ("n", "p", "q", "e", "r", "t", "g")
-    arr = _unique_rows(np.concatenate(out).astype(np.int64))
-    return {k: arr[:, i] for i, k in enumerate(names)}
+        rows.append(row)
+        rs_.append(x if r_first else y)
+        ts.append(y if r_first else x)
+    return np.concatenate(rows), np.concatenate(rs_), np.concatenate(ts)
 
 
 def _unique_rows(arr: np.ndarray) -> np.ndarray:
@@ -352,24 +382,17 @@ def evaluate(
     `ideal`, every refetch multiplier is one: a lower bound on any order and blocking of the same passes.
     """
     fs = folded_shape(spec, layer)
-    if "order" not in cand and ideal:
-        cand = {**cand, "order": np.zeros_like(cand["n"]), "stream_w": np.ones_like(cand["n"])}
-    elif "order" not in cand:
-        cand = with_policies(cand, POLICIES)
+    cand = expand_policies(cand, ideal)
     n, p, q, e, r, t, g = (cand[k].astype(np.float64) for k in ("n", "p", "q", "e", "r", "t", "g"))
-    order = cand["order"]
     N, C, M, E, F, R, S, U, G = fs.N, fs.C, fs.M, fs.E, fs.F, fs.R, fs.S, fs.U, fs.G
 
     Pn, Pe = _ceil(N, n), _ceil(E, e)
     Pm, Pc, Pg = _ceil(M, p * t), _ceil(C, q * r), _ceil(G, g)
     passes = {"NE": Pn * Pe, "M": Pm, "C": Pc}
 
-    # Rows and columns of the padded ifmap actually touched (strided 1x1 filters skip some).
-    rows_strip = np.minimum((e - 1) * U + R, e * R)
-    strip_rows_total = np.where(R >= U, U * (E - Pe) + Pe * R, E * R)
-    rows_used = min(U * (E - 1) + R, E * R)
+    # Rows of the padded ifmap one strip touches, and the halo rows strips share; all touched columns.
+    rows_strip, halo = strips(E, e, Pe, R, U)
     cols_used = layer.cols_touched
-    halo = strip_rows_total / rows_used
     ifmap_eff = layer.ifmap_touched / G
     weights = layer.weights / G
     ofmap = N * M * E * F
@@ -381,9 +404,122 @@ def evaluate(
         "ifmap": n * q * r * rows_strip * cols_used * wid.act * g,
         "psum": n * e * F * p * t * wid.psum * g,
     }
+    nest = pass_nest(spec, cand, blk, passes, ideal, resident=("weight",))
+
+    gate = (1.0 - layer.numerics.ifmap_sparsity) if spec.features.zero_gating else 1.0
+    macs_gated = macs * gate
+    # Share of 1-D row convolutions actually computed when PEs reuse shared clustered rows.
+    computed = row_reuse_fraction(spec, layer, wid, p)
+    macs_run = macs_gated * computed
+    reused_outputs = (macs_gated / S) * (1.0 - computed)
+
+    # Weights: spads reload nest.array times; DRAM supplies them per block (or per load when streamed).
+    w_array_fetch = weights * nest.array["weight"]
+    w_dram_fetch = weight_dram_fetch(spec, nest, weights, w_array_fetch, w_array_fetch)
+    ifmap_fetch = ifmap_eff * halo * nest.dram["ifmap"]
+    ifmap_glb_reads = ifmap_eff * halo * Pm
+    diag = R * e / rows_strip
+    ifmap_deliveries = ifmap_glb_reads * t * diag
+    psum_hops = ofmap * np.maximum(R * _ceil(C, q) - Pc, 0)
+    weight_deliveries = w_array_fetch * e
+
+    acc = BitCounter(G)
+    memory_bits(
+        acc,
+        spec,
+        wid,
+        _rlc(spec, layer, wid),
+        ifmap_fetch=ifmap_fetch,
+        ifmap_reads=ifmap_glb_reads,
+        w_dram=w_dram_fetch,
+        w_reads=w_array_fetch,
+        ofmap=ofmap,
+        psum_writes=Pc,
+        spill=nest.dram["psum"],
+    )
+    put = acc.put
+    wk_pe = wid.weight_pe_key
+    put("noc.ifmap", ifmap_deliveries * wid.act)
+    put(f"noc.{wk_pe}", weight_deliveries * wid.weight_pe)
+    put("noc.psum", psum_hops * wid.psum)
+    if not spec.noc.multicast:
+        # Without multicast every PE delivery is its own GLB read.
+        put("glb.ifmap", (ifmap_deliveries - ifmap_glb_reads) * wid.act)
+        if spec.glb.holds_weights:
+            put(f"glb.{wid.weight_glb_key}", (weight_deliveries - w_array_fetch) * wid.weight_glb)
+    put("rf.ifmap", ifmap_deliveries * wid.act + (macs * computed / G) * wid.act)
+    put(f"rf.{wk_pe}", weight_deliveries * wid.weight_pe + (macs_run / G) * wid.weight_pe)
+    put("rf.psum", (2 * (macs_run + reused_outputs) / G + psum_hops) * wid.psum)
+
+    active = R * e * r * t * g
+    cycles = Pn * Pe * Pm * Pc * Pg * n * p * q * F * S * (computed + (1.0 - computed) / S)
+    codebook_bits(acc.bits, wid, n, active, macs_run, w_dram_fetch * G)
+    return finish(
+        acc.bits,
+        {k: cand[k] for k in ("n", "p", "q", "e", "r", "t", "g", "order")},
+        nest,
+        macs=np.full_like(n, macs),
+        macs_run=macs_run,
+        macs_reused=macs_gated - macs_run,
+        loads_weight=w_array_fetch * G,
+        loads_ifmap=ifmap_glb_reads * G,
+        active=active,
+        cycles=cycles,
+        passes=Pn * Pe * Pm * Pc * Pg,
+    )
+
+
+def expand_policies(cand: dict[str, np.ndarray], ideal: bool) -> dict[str, np.ndarray]:
+    """Candidates ready to evaluate: as given when they carry a loop order, else under every policy (or, for
+    the ideal bound, one placeholder policy whose multipliers are all one)."""
+    if "order" not in cand and ideal:
+        return {**cand, "order": np.zeros_like(cand["n"]), "stream_w": np.ones_like(cand["n"])}
+    if "order" not in cand:
+        return with_policies(cand, POLICIES)
+    return cand
+
+
+def strips(E: int, e: Any, Pe: Any, R: int, U: int) -> tuple[Any, Any]:
+    """(input rows one strip of e output rows touches, halo factor): strips of a filter R tall and stride U
+    overlap, so Pe strips read U * (E - Pe) + Pe * R rows where the layer touches U * (E - 1) + R. The same
+    holds for columns."""
+    rows_strip = np.minimum((e - 1) * U + R, e * R)
+    strip_rows_total = np.where(R >= U, U * (E - Pe) + Pe * R, E * R)
+    rows_used = min(U * (E - 1) + R, E * R)
+    return rows_strip, strip_rows_total / rows_used
+
+
+@dataclass(frozen=True)
+class PassNest:
+    """Global-buffer blocking of the pass loop nest over (NE, M, C) and the refetch multipliers it implies."""
+
+    blocks: dict[str, np.ndarray]  # passes per global-buffer block along NE, M and C
+    stream_w: np.ndarray  # weights pass through a one-pass slot instead of staying for the block
+    valid: np.ndarray  # the one-pass tile and the block fit the global buffer
+    dram: dict[str, np.ndarray]  # times each datum crosses the DRAM link (refetch over the DRAM loops)
+    array: dict[str, np.ndarray]  # times each datum of an array-resident type is loaded into the array
+
+
+def pass_nest(
+    spec: AcceleratorSpec,
+    cand: dict[str, np.ndarray],
+    blk: dict[str, np.ndarray],
+    passes: dict[str, np.ndarray],
+    ideal: bool,
+    resident: tuple[str, ...],
+) -> PassNest:
+    """Blocks and multipliers for candidates with a loop order (see expand_policies).
+
+    Blocks come from the candidates (b_ne, b_m, b_c) or are grown greedily, one dimension after another in
+    the `_grow` priority, to fill the buffer. A `resident` data type stays in the array across passes while
+    only irrelevant loops turn, so its array loads follow the refetch rule over the whole nest; the other
+    types are reloaded every pass (the dataflow counts those). With `ideal` every multiplier is one.
+    """
+    like = cand["n"].astype(np.float64)
+    order = cand["order"]
     cap = glb_capacity(spec)
-    stream_w = cand["stream_w"].astype(bool) if cap.holds_weights else np.ones_like(n, dtype=bool)
-    ones = {d: np.ones_like(n) for d in passes}
+    stream_w = cand["stream_w"].astype(bool) if cap.holds_weights else np.ones_like(like, dtype=bool)
+    ones = {d: np.ones_like(like) for d in passes}
     valid = _fits(ones, blk, stream_w, cap)
     if all(k in cand for k in ("b_ne", "b_m", "b_c")):
         b = {
@@ -409,8 +545,8 @@ def evaluate(
                     b[d][sel] = bs[d]
 
     outer = {d: _ceil(passes[d], b[d]) for d in passes}
-    mult_dram = {data: np.ones_like(n) for data in ("weight", "ifmap", "psum")}
-    mult_array_w = np.ones_like(n)
+    mult_dram = {data: np.ones_like(like) for data in ("weight", "ifmap", "psum")}
+    mult_array = {data: np.ones_like(like) for data in resident}
     for k, dims in enumerate(ORDERS):
         sel = order == k
         if ideal or not sel.any():
@@ -419,81 +555,112 @@ def evaluate(
         glb_loops = [(d, b[d][sel]) for d in dims]
         for data in ("weight", "ifmap", "psum"):
             mult_dram[data][sel] = refetch(dram_loops, data)
-        mult_array_w[sel] = refetch(dram_loops + glb_loops, "weight")
+        for data in resident:
+            mult_array[data][sel] = refetch(dram_loops + glb_loops, data)
+    return PassNest(blocks=b, stream_w=stream_w, valid=valid, dram=mult_dram, array=mult_array)
 
-    gate = (1.0 - layer.numerics.ifmap_sparsity) if spec.features.zero_gating else 1.0
-    macs_gated = macs * gate
-    # Share of 1-D row convolutions actually computed when PEs reuse shared clustered rows.
-    computed = row_reuse_fraction(spec, layer, wid, p)
-    macs_run = macs_gated * computed
-    reused_outputs = (macs_gated / S) * (1.0 - computed)
-    rlc_in, rlc_out = _rlc(spec, layer, wid)
 
-    # Weights: GLB-resident blocks come from DRAM mult_dram times; spads reload mult_array_w times.
-    w_dram_fetch = weights * np.where(stream_w, mult_array_w, mult_dram["weight"])
-    w_array_fetch = weights * mult_array_w
-    ifmap_fetch = ifmap_eff * halo * mult_dram["ifmap"]
-    ifmap_glb_reads = ifmap_eff * halo * Pm
-    diag = R * e / rows_strip
-    ifmap_deliveries = ifmap_glb_reads * t * diag
-    spill = mult_dram["psum"]
-    psum_hops = ofmap * np.maximum(R * _ceil(C, q) - Pc, 0)
-    weight_deliveries = w_array_fetch * e
+def weight_dram_fetch(
+    spec: AcceleratorSpec, nest: PassNest, weights: float, loads: np.ndarray, reads: np.ndarray
+) -> np.ndarray:
+    """Weights fetched from DRAM: one per array load when streamed, the block refetch count when the buffer
+    keeps them, and one per array read when the buffer holds no weights at all."""
+    if not spec.glb.holds_weights:
+        return reads
+    return np.where(nest.stream_w, loads, weights * nest.dram["weight"])
 
-    bits: dict[str, np.ndarray] = {}
-    wk_dram, wk_glb, wk_pe = wid.weight_dram_key, wid.weight_glb_key, wid.weight_pe_key
 
-    def put(key: str, value: Any) -> None:
-        bits[key] = bits.get(key, 0.0) + value * G
+class BitCounter:
+    """Bits per 'level.data' of one group, scaled to all groups as they are added."""
 
+    def __init__(self, groups: int) -> None:
+        self.groups = groups
+        self.bits: dict[str, Any] = {}
+
+    def put(self, key: str, value: Any) -> None:
+        self.bits[key] = self.bits.get(key, 0.0) + value * self.groups
+
+
+def memory_bits(
+    acc: BitCounter,
+    spec: AcceleratorSpec,
+    wid: Widths,
+    rlc: tuple[float, float],
+    *,
+    ifmap_fetch: Any,
+    ifmap_reads: Any,
+    w_dram: Any,
+    w_reads: Any,
+    ofmap: float,
+    psum_writes: Any,
+    spill: Any,
+) -> None:
+    """DRAM and global-buffer bits of one group, the same for every dataflow.
+
+    Fetched ifmaps and weights are written into the buffer and read towards the array `ifmap_reads` and
+    `w_reads` times; each output is written `psum_writes` times by the array (read back in between) and read
+    once to leave; `spill` round trips to DRAM add a write-out and read-back each.
+    """
+    rlc_in, rlc_out = rlc
+    put = acc.put
     put("dram.ifmap", ifmap_fetch * wid.act * rlc_in)
-    put(f"dram.{wk_dram}", w_dram_fetch * wid.weight_dram)
+    put(f"dram.{wid.weight_dram_key}", w_dram * wid.weight_dram)
     put("dram.psum", ofmap * wid.act * rlc_out + ofmap * (spill - 1) * 2 * wid.psum)
-    put("glb.ifmap", ifmap_fetch * wid.act + ifmap_glb_reads * wid.act)
-    if cap.holds_weights:
-        put(f"glb.{wk_glb}", (w_dram_fetch + w_array_fetch) * wid.weight_glb)
-    put("glb.psum", ofmap * (2 * Pc - 1 + 2 * spill - 1) * wid.psum)
-    multicast = spec.noc.multicast
-    put("noc.ifmap", ifmap_deliveries * wid.act)
-    put(f"noc.{wk_pe}", weight_deliveries * wid.weight_pe)
-    put("noc.psum", psum_hops * wid.psum)
-    if not multicast:
-        # Without multicast every PE delivery is its own GLB read.
-        put("glb.ifmap", (ifmap_deliveries - ifmap_glb_reads) * wid.act)
-        if cap.holds_weights:
-            put(f"glb.{wk_glb}", (weight_deliveries - w_array_fetch) * wid.weight_glb)
-    put("rf.ifmap", ifmap_deliveries * wid.act + (macs * computed / G) * wid.act)
-    put(f"rf.{wk_pe}", weight_deliveries * wid.weight_pe + (macs_run / G) * wid.weight_pe)
-    put("rf.psum", (2 * (macs_run + reused_outputs) / G + psum_hops) * wid.psum)
+    put("glb.ifmap", ifmap_fetch * wid.act + ifmap_reads * wid.act)
+    if spec.glb.holds_weights:
+        put(f"glb.{wid.weight_glb_key}", (w_dram + w_reads) * wid.weight_glb)
+    put("glb.psum", ofmap * (2 * psum_writes - 1 + 2 * spill - 1) * wid.psum)
 
-    active = R * e * r * t * g
-    cycles = Pn * Pe * Pm * Pc * Pg * n * p * q * F * S * (computed + (1.0 - computed) / S)
-    if wid.clustered:
-        cb = wid.codebook_values * wid.codebook_bits
-        bits["dram.codebook"] = np.full_like(n, cb)
-        if wid.decode_in_pe:
-            bits["glb.codebook"] = np.full_like(n, 2 * cb)
-            bits["noc.codebook"] = cb * active
-            bits["rf.codebook"] = cb * active + macs_run * wid.codebook_bits
-        else:
-            bits["glb.codebook"] = cb + w_dram_fetch * G * wid.codebook_bits
 
+def codebook_bits(
+    bits: dict[str, Any], wid: Widths, like: np.ndarray, active: Any, macs_run: Any, w_dram_total: Any
+) -> None:
+    """Codebook traffic of a clustered layer: loaded once; decoded by a lookup per MAC in the PEs (every
+    active PE holds a copy) or once per weight fetched into the global buffer."""
+    if not wid.clustered:
+        return
+    cb = wid.codebook_values * wid.codebook_bits
+    bits["dram.codebook"] = np.full_like(like, cb)
+    if wid.decode_in_pe:
+        bits["glb.codebook"] = np.full_like(like, 2 * cb)
+        bits["noc.codebook"] = cb * active
+        bits["rf.codebook"] = cb * active + macs_run * wid.codebook_bits
+    else:
+        bits["glb.codebook"] = cb + w_dram_total * wid.codebook_bits
+
+
+def finish(
+    bits: dict[str, Any],
+    params: dict[str, np.ndarray],
+    nest: PassNest,
+    *,
+    macs: np.ndarray,
+    macs_run: Any,
+    macs_reused: Any,
+    loads_weight: Any,
+    loads_ifmap: Any,
+    active: Any,
+    cycles: Any,
+    passes: Any,
+) -> dict[str, np.ndarray]:
+    """The counts dictionary every dataflow's evaluate() returns (see the mapper)."""
+    shape = macs.shape
     return {
-        **{f"bits.{k}": np.broadcast_to(v, n.shape).astype(np.float64) for k, v in bits.items()},
-        **{k: cand[k] for k in ("n", "p", "q", "e", "r", "t", "g", "order")},
-        "b_ne": b["NE"].astype(np.int64),
-        "b_m": b["M"].astype(np.int64),
-        "b_c": b["C"].astype(np.int64),
-        "stream_w": stream_w.astype(np.int64),
-        "macs": np.full_like(n, macs),
-        "macs_gated": np.broadcast_to(macs_run, n.shape).astype(np.float64),
-        "macs_reused": np.broadcast_to(macs_gated - macs_run, n.shape).astype(np.float64),
-        "loads_weight": w_array_fetch * G,
-        "loads_ifmap": ifmap_glb_reads * G,
+        **{f"bits.{k}": np.broadcast_to(v, shape).astype(np.float64) for k, v in bits.items()},
+        **params,
+        "b_ne": nest.blocks["NE"].astype(np.int64),
+        "b_m": nest.blocks["M"].astype(np.int64),
+        "b_c": nest.blocks["C"].astype(np.int64),
+        "stream_w": nest.stream_w.astype(np.int64),
+        "macs": macs,
+        "macs_gated": np.broadcast_to(macs_run, shape).astype(np.float64),
+        "macs_reused": np.broadcast_to(macs_reused, shape).astype(np.float64),
+        "loads_weight": loads_weight,
+        "loads_ifmap": loads_ifmap,
         "active_pes": active,
         "cycles": cycles,
-        "passes": Pn * Pe * Pm * Pc * Pg,
-        "valid": valid,
+        "passes": passes,
+        "valid": nest.valid,
     }
 
 
@@ -530,13 +697,14 @@ def _rlc(spec: AcceleratorSpec, layer: Layer, wid: Widths) -> tuple[float, float
     )
 
 
-def mapping_arrays(m: RSMapping) -> dict[str, np.ndarray]:
-    """A single mapping as the one-element candidate arrays that evaluate() takes."""
-    return {k: np.array([getattr(m, k)], dtype=np.int64) for k in PARAMS}
+def mapping_arrays(m: MappingRecord) -> dict[str, np.ndarray]:
+    """A single mapping (of any dataflow) as the one-element candidate arrays that evaluate() takes."""
+    return {f.name: np.array([getattr(m, f.name)], dtype=np.int64) for f in fields(m)}
 
 
-def mapping_at(result: dict[str, np.ndarray], i: int) -> RSMapping:
-    return RSMapping(**{k: int(result[k][i]) for k in PARAMS})
+def mapping_at(result: dict[str, np.ndarray], i: int, cls: type = RSMapping) -> Any:
+    """Mapping `i` of an evaluate() result as a `cls` (default RSMapping)."""
+    return cls(**{f.name: int(result[f.name][i]) for f in fields(cls)})
 
 
 def check_fit(spec: AcceleratorSpec, layer: Layer, wid: Widths, m: RSMapping) -> list[str]:

@@ -77,8 +77,14 @@ def simulate(
     mappings: dict[str, Any] | None = None,
     progress: bool = False,
     name: str | None = None,
+    timing: bool = False,
+    overlap: bool = False,
 ) -> NetworkResult:
-    """Map and price every layer of a network on an accelerator; `mappings` pins chosen layers' mappings."""
+    """Map and price every layer of a network on an accelerator; `mappings` pins chosen layers' mappings.
+
+    With `timing`, each layer's mapping is also replayed on the event model (DRAM transfers overlapped with
+    compute when `overlap`), adding latency_s, processing_s, stall_s per layer and latency_s, fps in total.
+    """
     spec = load_spec(accelerator)
     resolved_name, layers = resolve_layers(network, batch)
     name = name or resolved_name
@@ -97,15 +103,20 @@ def simulate(
         total_extra["row_reuse"] = {
             key: sum(r.extra["row_reuse"][key] for r in results) for key in ("macs_saved", "energy_saved")
         }
-    return NetworkResult(
+    result = NetworkResult(
         accelerator=spec.name,
         network=name,
         dataflow=dataflow,
         batch=layers[0].N if layers else 0,
         unit=spec.energy.unit,
         layers=tuple(results),
-        extra={"total": total_extra},
+        extra={"total": total_extra, "objective": objective},
     )
+    if timing:
+        from simulator.timing import attach_timing, time_network
+
+        result = attach_timing(result, time_network(spec, result, overlap))
+    return result
 
 
 def _annotate(spec: AcceleratorSpec, result: LayerResult) -> LayerResult:

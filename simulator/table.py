@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from simulator.energy import DATA, LEVELS
 from simulator.results import LayerResult, NetworkResult
 
+COLUMN_LABELS = {"latency_s": "latency", "processing_s": "processing", "stall_s": "DRAM stall", "fps": "frames/s"}
 SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
 
@@ -60,9 +61,19 @@ def _layer_cells(r: LayerResult, extra_cols: Sequence[str]) -> list[str]:
         f"{r.bound_ratio:.2f}",
     ]
     for col in extra_cols:
-        value = r.extra.get(col)
-        cells.append("-" if value is None else (si(value) if isinstance(value, float) else str(value)))
+        cells.append(_extra_cell(col, r.extra.get(col), "-"))
     return cells
+
+
+def _extra_cell(col: str, value: object, missing: str) -> str:
+    """Seconds as ms, frames/s with one decimal, other numbers in SI."""
+    if value is None:
+        return missing
+    if isinstance(value, float) and col.endswith("_s"):
+        return f"{value * 1e3:.2f} ms"
+    if isinstance(value, float) and col == "fps":
+        return f"{value:.1f}"
+    return si(value) if isinstance(value, float) else str(value)
 
 
 def network_table(result: NetworkResult, show_mapping: bool = False, extra_cols: Sequence[str] = ()) -> str:
@@ -79,7 +90,7 @@ def network_table(result: NetworkResult, show_mapping: bool = False, extra_cols:
         "E/MAC",
         *(f"%{k}" for k in LEVELS),
         "E/bound",
-        *extra_cols,
+        *(COLUMN_LABELS.get(c, c) for c in extra_cols),
     ]
     rows = [_layer_cells(r, extra_cols) for r in result.layers]
     t = result.total()
@@ -100,8 +111,11 @@ def network_table(result: NetworkResult, show_mapping: bool = False, extra_cols:
             *(_total_extra(t, c) for c in extra_cols),
         ]
     )
+    objective = result.extra.get("objective")
+    searched = f", mapped for least {objective}" if objective else ""
     title = (
-        f"{result.network} on {result.accelerator} ({result.dataflow.upper()}, batch {result.batch}); energy in {unit}"
+        f"{result.network} on {result.accelerator} ({result.dataflow.upper()}, batch {result.batch}{searched}); "
+        f"energy in {unit}"
     )
     parts = [title, render(rows, header)]
     bd = e["by_data"]
@@ -174,7 +188,4 @@ def data_table(result: NetworkResult) -> str:
 
 
 def _total_extra(total: dict, col: str) -> str:
-    value = total.get(col)
-    if value is None:
-        return ""
-    return si(value) if isinstance(value, float) else str(value)
+    return _extra_cell(col, total.get(col), "")

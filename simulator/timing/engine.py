@@ -19,7 +19,7 @@ from typing import Any
 import simpy
 
 from simulator.timing.rates import Rates, drain_terms, fill_terms, pass_phases, stream_terms
-from simulator.timing.schedule import Block, PassWork, Schedule
+from simulator.timing.schedule import Block, PassWork, Schedule, Step
 
 Proc = Generator[simpy.Event, Any, None]
 
@@ -60,12 +60,15 @@ class _Chip:
         self.link_s = 0.0
         self._phases: dict[PassWork, float] = {}
 
-    def transfer(self, bits: float) -> Proc:
-        """Move `bits` over the DRAM link (either direction; the bus is shared)."""
+    def transfer(self, bits: float, started: simpy.Event | None = None) -> Proc:
+        """Move `bits` over the DRAM link (either direction; the bus is shared, first come first served);
+        `started` fires with the time the transfer gets the link."""
         if bits <= 0:
             return
         with self.link.request() as req:
             yield req
+            if started is not None:
+                started.succeed(self.env.now)
             dt = self.rates.link_s(bits)
             self.link_s += dt
             yield self.env.timeout(dt)
@@ -74,12 +77,16 @@ class _Chip:
         """An event that fires when `count` identical passes have run on the array."""
         if self.detail:
             return self.env.process(self._detailed(work, count))
-        cycles = self._phases.get(work)
-        if cycles is None:
-            cycles = self._phases[work] = pass_phases(work, self.rates).total
-        dt = count * cycles / self.rates.core_hz
+        dt = count * self.pass_s(work)
         self.busy_s += dt
         return self.env.timeout(dt)
+
+    def pass_s(self, work: PassWork) -> float:
+        """Seconds of one pass: fill + streaming compute + drain."""
+        seconds = self._phases.get(work)
+        if seconds is None:
+            seconds = self._phases[work] = pass_phases(work, self.rates).total / self.rates.core_hz
+        return seconds
 
     def setup(self, weight_bits: float) -> simpy.Event:
         """Codebooks into the PE lookup tables over the weight network, before the first pass."""
@@ -97,7 +104,11 @@ class _Chip:
     def _hold_all(self, terms: dict[str, float]) -> Proc:
         """Every path busy for its time at once; the PE array ('pe') needs no resource."""
         start = self.env.now
-        events = [self.env.timeout(dt) if path == "pe" else self.env.process(self._hold(path, dt)) for path, dt in terms.items() if dt > 0]
+        events = [
+            self.env.timeout(dt) if path == "pe" else self.env.process(self._hold(path, dt))
+            for path, dt in terms.items()
+            if dt > 0
+        ]
         if events:
             yield self.env.all_of(events)
         self.busy_s += self.env.now - start
@@ -123,17 +134,37 @@ def _serial(chip: _Chip, schedule: Schedule) -> Proc:
 
 
 class _Pipeline:
-    """Double buffering: loader, array and storer processes coordinated by per-step and per-block events."""
+    """Double buffering: loader, array and storer processes coordinated by per-step and per-block events.
+
+    A streamed step of k passes splits its weight loads as the one-pass-ahead slot allows: the first before
+    the step (ready), passes 2..k-1 as one burst while the first k-2 passes run (mid; pass i still waits for
+    its own tile, in closed form from the burst's start), the last once pass k-1 starts (last). This reproduces
+    the pass-by-pass replay of `expand()` with a handful of events per step.
+    """
 
     def __init__(self, chip: _Chip, schedule: Schedule) -> None:
         env = chip.env
         self.chip = chip
         self.setup_bits = schedule.setup_weight_bits
         self.blocks: list[Block] = [b for b in schedule.blocks for _ in range(b.repeat)]
-        n_steps = sum(len(b.steps) for b in self.blocks)
-        self.ready = [env.event() for _ in range(n_steps)]  # the step's inputs are on chip
-        self.started = [env.event() for _ in range(n_steps)]  # the array began the step (frees a slot)
-        self.rest = [env.event() for _ in range(n_steps)]  # streamed weights of the step's later passes arrived
+        steps = [s for b in self.blocks for s in b.steps]
+        n = len(steps)
+
+        def events() -> list[simpy.Event]:
+            return [env.event() for _ in range(n)]
+
+        self.ready, self.mid, self.last = events(), events(), events()  # weights (or tiles) on chip
+        self.burst = events()  # the loads of passes 2..k-1 got the link (value: when)
+        self.started, self.penult, self.final = events(), events(), events()  # array began pass 1, k-1, k
+        # Events nobody waits for are never fired: the array waits for a step's inputs only at a block's first
+        # step and at streamed steps, and signals its last pass only when the next step streams.
+        firsts: set[int] = set()
+        j = 0
+        for b in self.blocks:
+            firsts.add(j)
+            j += len(b.steps)
+        self.wait_ready = [j in firsts or steps[j].stream_bits > 0 for j in range(n)]
+        self.signal_final = [j + 1 < n and steps[j + 1].stream_bits > 0 for j in range(n)]
         self.computed = [env.event() for _ in self.blocks]
         self.stored = [env.event() for _ in self.blocks]
 
@@ -146,17 +177,20 @@ class _Pipeline:
                 yield self.stored[bi - 2]
             yield from chip.transfer(block.load_bits)
             for step in block.steps:
-                if step.stream_bits > 0:
+                bits, k = step.stream_bits, step.count
+                if bits > 0:
                     if j > 0:
-                        yield self.started[j - 1]
-                    yield from chip.transfer(step.stream_bits)
+                        yield self.final[j - 1]
+                    yield from chip.transfer(bits)
+                if self.wait_ready[j]:
                     self.ready[j].succeed()
-                    if step.count > 1:
-                        yield self.started[j]
-                        yield from chip.transfer(step.stream_bits * (step.count - 1))
-                        self.rest[j].succeed()
-                else:
-                    self.ready[j].succeed()
+                if bits > 0 and k > 1:
+                    yield self.started[j]
+                    yield from chip.transfer(bits * (k - 2), started=self.burst[j])
+                    self.mid[j].succeed()
+                    yield self.penult[j]
+                    yield from chip.transfer(bits)
+                    self.last[j].succeed()
                 j += 1
 
     def array(self) -> Proc:
@@ -164,16 +198,41 @@ class _Pipeline:
         yield chip.setup(self.setup_bits)
         for bi, block in enumerate(self.blocks):
             for step in block.steps:
-                yield self.ready[j]
-                self.started[j].succeed()
-                if step.stream_bits > 0 and step.count > 1:
-                    # Pass i needs its weights: the first k-1 passes overlap the later loads, then the last pass.
-                    yield env.all_of([chip.run(step.work, step.count - 1), self.rest[j]])
-                    yield chip.run(step.work, 1)
-                else:
-                    yield chip.run(step.work, step.count)
+                k = step.count
+                if self.wait_ready[j]:
+                    yield self.ready[j]
+                if step.stream_bits > 0 and k > 1:
+                    self.started[j].succeed()
+                    if k > 2:
+                        yield from self._paced(step, j, env.now)
+                        yield self.mid[j]
+                    self.penult[j].succeed()
+                    yield env.all_of([chip.run(step.work, 1), self.last[j]])
+                    k = 1
+                elif self.signal_final[j] and k > 1:
+                    yield chip.run(step.work, k - 1)
+                    k = 1
+                if self.signal_final[j]:
+                    self.final[j].succeed()
+                yield chip.run(step.work, k)
                 j += 1
             self.computed[bi].succeed()
+
+    def _paced(self, step: Step, j: int, t0: float) -> Proc:
+        """Passes 1..k-2 of a streamed run, pass i waiting for its weights: the burst started at B loads
+        one tile per L, so pass i starts at max(t0 + (i-1) P, B + L + (i-2) P) if L <= P, else B + (i-1) L."""
+        chip, m = self.chip, step.count - 2
+        p = chip.pass_s(step.work)
+        chip.busy_s += m * p
+        burst = self.burst[j]
+        b = yield burst
+        load = chip.rates.link_s(step.stream_bits)
+        start = t0 + (m - 1) * p
+        if m >= 2:
+            start = max(start, b + load + (m - 2) * p if load <= p else b + (m - 1) * load)
+        wait = start + p - chip.env.now
+        if wait > 0:
+            yield chip.env.timeout(wait)
 
     def storer(self) -> Proc:
         for bi, block in enumerate(self.blocks):

@@ -197,10 +197,11 @@ def _raw_blocks(nest: _Nest) -> list[_Raw]:
     outer = [nest.outer(d) for d in dims]
     ine, im, ic = dims.index("NE"), dims.index("M"), dims.index("C")
     positions = [(g, idx) for g in range(nest.groups) for idx in _product((outer[0], outer[1], outer[2]))]
+    size_of = [[nest.size(d, i) for i in range(nest.outer(d))] for d in dims]
     raws: list[_Raw] = []
     last_c = nest.outer("C") - 1
     for k, (g, idx) in enumerate(positions):
-        sizes = tuple(nest.size(d, i) for d, i in zip(dims, idx, strict=True))
+        sizes = (size_of[0][idx[0]], size_of[1][idx[1]], size_of[2][idx[2]])
         s_ne, s_m, s_c = sizes[ine], sizes[im], sizes[ic]
         prev = positions[k - 1] if k else None
         nxt = positions[k + 1] if k + 1 < len(positions) else None
@@ -213,7 +214,7 @@ def _raw_blocks(nest: _Nest) -> list[_Raw]:
         else:
             # Last pass of the previous block vs first pass of this one, in global (M, C) pass indices.
             p_idx = prev[1]
-            p_sizes = [nest.size(d, i) for d, i in zip(dims, p_idx, strict=True)]
+            p_sizes = [size_of[j][p_idx[j]] for j in range(3)]
             p_last = [p_idx[j] * nest.block[dims[j]] + p_sizes[j] - 1 for j in range(3)]
             first = [idx[j] * nest.block[dims[j]] for j in range(3)]
             first_reload = (p_last[im], p_last[ic]) != (first[im], first[ic])
@@ -236,114 +237,124 @@ def _raw_blocks(nest: _Nest) -> list[_Raw]:
 # --- bits ---------------------------------------------------------------------------------------------------
 
 
-def _rlc_out(spec: AcceleratorSpec, result: LayerResult, wid: Widths) -> float:
+def _rlc(spec: AcceleratorSpec, sparsity: float, wid: Widths) -> float:
+    """Size of RLC-coded feature-map data on the link relative to raw (1 when RLC is off)."""
     f = spec.features
-    if not f.rlc:
-        return 1.0
-    return rlc_factor(result.layer.numerics.ofmap_sparsity, wid.act, f.rlc_run_bits, f.rlc_word_bits)
-
-
-def _rlc_in(spec: AcceleratorSpec, result: LayerResult, wid: Widths) -> float:
-    f = spec.features
-    if not f.rlc:
-        return 1.0
-    return rlc_factor(result.layer.numerics.ifmap_sparsity, wid.act, f.rlc_run_bits, f.rlc_word_bits)
+    return rlc_factor(sparsity, wid.act, f.rlc_run_bits, f.rlc_word_bits) if f.rlc else 1.0
 
 
 def _share(total: float, units: float) -> float:
     return total / units if units > 0 else 0.0
 
 
-def build_schedule(spec: AcceleratorSpec, result: LayerResult) -> Schedule:
-    """The block/pass schedule of a mapped layer (row stationary; other mappings get a one-block schedule)."""
-    m = result.mapping
-    if not all(hasattr(m, k) for k in ("n", "p", "q", "e", "r", "t", "g", "order", "b_ne", "b_m", "b_c")):
-        return _single_block(spec, result)
-    wid = layer_widths(spec, result.layer)
-    layer = result.layer
-    fs = folded_shape(spec, layer)
-    nest = _nest(spec, result)
-    raws = _raw_blocks(nest)
-    bits = result.bits
-    wk_dram, wk_glb, wk_pe = wid.weight_dram_key, wid.weight_glb_key, wid.weight_pe_key
-    w_key = f"dram.{wk_dram}"
+@dataclass(frozen=True)
+class _DramShares:
+    """DRAM bits carried by one pass-tile of each kind, so that the tiles add up to the LayerResult."""
 
-    # Structural counts, in pass-tiles.
-    n_pass = sum(c for r in raws for c, _, _ in r.steps)
-    n_reload = sum(c for r in raws for c, rl, _ in r.steps if rl)
-    units = {
-        "ifmap": float(sum(r.ifmap for r in raws)),
-        "weight": float(n_reload if nest.streamed else sum(r.weight for r in raws)),
-        "psum_read": float(sum(r.psum_read for r in raws)),
-        "psum_spill": float(sum(r.psum_spill for r in raws)),
-        "psum_final": float(sum(r.psum_final for r in raws)),
-        "passes": float(n_pass),
-        "reloads": float(n_reload),
-    }
+    ifmap: float
+    weight: float
+    spill: float  # one spilled psum tile, out or back in
+    final: float  # one finished ofmap tile
+    once: tuple[tuple[str, float], ...]  # other DRAM traffic (codebooks), loaded with the first block
 
-    # DRAM bits per pass-tile, reconciled with the LayerResult.
-    per_ifmap = _share(bits.get("dram.ifmap", 0.0), units["ifmap"])
-    per_weight = _share(bits.get(w_key, 0.0), units["weight"])
+
+def _dram_shares(spec: AcceleratorSpec, result: LayerResult, wid: Widths, units: dict[str, float]) -> _DramShares:
+    bits, layer = result.bits, result.layer
+    w_key = f"dram.{wid.weight_dram_key}"
     psum_total = bits.get("dram.psum", 0.0)
-    final_bits = min(psum_total, layer.ofmap_size * wid.act * _rlc_out(spec, result, wid))
-    spill_units = units["psum_read"] + units["psum_spill"]
-    if spill_units > 0:
-        per_spill, per_final = _share(psum_total - final_bits, spill_units), _share(final_bits, units["psum_final"])
+    final_bits = min(psum_total, layer.ofmap_size * wid.act * _rlc(spec, layer.numerics.ofmap_sparsity, wid))
+    if units["psum_read"] + units["psum_spill"] > 0:
+        spill = _share(psum_total - final_bits, units["psum_read"] + units["psum_spill"])
+        final = _share(final_bits, units["psum_final"])
     else:
-        per_spill, per_final = 0.0, _share(psum_total, units["psum_final"])
+        spill, final = 0.0, _share(psum_total, units["psum_final"])
     known = {"dram.ifmap", w_key, "dram.psum"}
-    once = tuple((k, v) for k, v in sorted(bits.items()) if k.startswith("dram.") and k not in known and v)
+    return _DramShares(
+        ifmap=_share(bits.get("dram.ifmap", 0.0), units["ifmap"]),
+        weight=_share(bits.get(w_key, 0.0), units["weight"]),
+        spill=spill,
+        final=final,
+        once=tuple((k, v) for k, v in sorted(bits.items()) if k.startswith("dram.") and k not in known and v),
+    )
 
-    # On-chip bits per pass, spread from the LayerResult's totals.
+
+def _pass_works(
+    spec: AcceleratorSpec, result: LayerResult, wid: Widths, nest: _Nest, units: dict[str, float]
+) -> dict[tuple[bool, bool], PassWork]:
+    """The work of a pass for each (weight reload, psum in), with on-chip bits spread from the LayerResult."""
+    m, bits, layer = result.mapping, result.bits, result.layer
+    fs = folded_shape(spec, layer)
+    n_pass, n_reload = units["passes"], units["reloads"]
     # Weights into the spads: distinct values (multicast reaches the e PEs of a row at once) or deliveries.
-    fan = 1 if spec.noc.multicast else m.e
-    weight_noc = bits.get(f"noc.{wk_pe}", 0.0) / m.e
-    if result.loads.get("weight"):
-        weight_noc = result.loads["weight"] * wid.weight_pe
-    weight_noc *= fan
-    w_fill_dram = bits.get(w_key, 0.0) * (wid.weight_glb / wid.weight_dram) if wid.weight_dram else 0.0
-    weight_glb = max(bits.get(f"glb.{wk_glb}", 0.0) - w_fill_dram, 0.0) if spec.glb.holds_weights else 0.0
-    ifmap_array = max(bits.get("glb.ifmap", 0.0) - bits.get("dram.ifmap", 0.0) / _rlc_in(spec, result, wid), 0.0)
-    per_pass_ifmap = _share(ifmap_array, n_pass)
-    fill_share = min(1.0, fs.S / (m.n * max(layer.cols_touched, 1)))
-    passes_c = nest.passes["C"]
-    psum_pass = _share(layer.ofmap_size * wid.psum * passes_c, n_pass)
+    distinct_w = result.loads.get("weight", 0.0) * wid.weight_pe or bits.get(f"noc.{wid.weight_pe_key}", 0.0) / m.e
+    weight_noc = distinct_w * (1 if spec.noc.multicast else m.e)
+    w_key = f"dram.{wid.weight_dram_key}"
+    w_fill = bits.get(w_key, 0.0) * (wid.weight_glb / wid.weight_dram) if wid.weight_dram else 0.0
+    weight_glb = max(bits.get(f"glb.{wid.weight_glb_key}", 0.0) - w_fill, 0.0) if spec.glb.holds_weights else 0.0
+    raw_in = bits.get("dram.ifmap", 0.0) / _rlc(spec, layer.numerics.ifmap_sparsity, wid)
+    ifmap = _share(max(bits.get("glb.ifmap", 0.0) - raw_in, 0.0), n_pass)  # GLB -> array, per pass
+    i_fill = ifmap * min(1.0, fs.S / (m.n * max(layer.cols_touched, 1)))  # the first window of the first image
+    psum = _share(layer.ofmap_size * wid.psum * nest.passes["C"], n_pass)
     compute = _share(result.cycles, n_pass)
     reload_w, reload_glb = _share(weight_noc, n_reload), _share(weight_glb, n_reload)
-    codebook = bits.get("noc.codebook", 0.0) / (max(result.active_pes, 1) if spec.noc.multicast else 1)
 
     def work(reload: bool, psum_in: bool) -> PassWork:
-        i_fill = per_pass_ifmap * fill_share
-        p_in = psum_pass if psum_in else 0.0
+        p_in = psum if psum_in else 0.0
         return PassWork(
             compute_cycles=compute,
             weight_bits=reload_w if reload else 0.0,
             ifmap_fill_bits=i_fill,
-            ifmap_bits=per_pass_ifmap - i_fill,
+            ifmap_bits=ifmap - i_fill,
             psum_in_bits=p_in,
-            psum_out_bits=psum_pass,
+            psum_out_bits=psum,
             glb_fill_bits=(reload_glb if reload else 0.0) + i_fill,
-            glb_bits=per_pass_ifmap - i_fill + p_in + psum_pass,
+            glb_bits=ifmap - i_fill + p_in + psum,
             drain_hops=float(fs.R - 1 + m.p),
             drain_bits=float(m.e * m.p * m.t * m.g * wid.psum),
         )
 
-    works = {(rl, pi): work(rl, pi) for rl in (False, True) for pi in (False, True)}
+    return {(rl, pi): work(rl, pi) for rl in (False, True) for pi in (False, True)}
+
+
+def _units(raws: list[_Raw], streamed: bool) -> dict[str, float]:
+    """Structural counts over the layer, in pass-tiles."""
+    reloads = sum(c for r in raws for c, rl, _ in r.steps if rl)
+    return {
+        "ifmap": float(sum(r.ifmap for r in raws)),
+        "weight": float(reloads if streamed else sum(r.weight for r in raws)),
+        "psum_read": float(sum(r.psum_read for r in raws)),
+        "psum_spill": float(sum(r.psum_spill for r in raws)),
+        "psum_final": float(sum(r.psum_final for r in raws)),
+        "passes": float(sum(c for r in raws for c, _, _ in r.steps)),
+        "reloads": float(reloads),
+    }
+
+
+def build_schedule(spec: AcceleratorSpec, result: LayerResult) -> Schedule:
+    """The block/pass schedule of a mapped layer (row stationary; other mappings get a one-block schedule)."""
+    if not all(hasattr(result.mapping, k) for k in ("n", "p", "q", "e", "r", "t", "g", "order", "b_ne", "b_m", "b_c")):
+        return _single_block(result)
+    wid = layer_widths(spec, result.layer)
+    nest = _nest(spec, result)
+    raws = _raw_blocks(nest)
+    units = _units(raws, nest.streamed)
+    share = _dram_shares(spec, result, wid, units)
+    works = _pass_works(spec, result, wid, nest, units)
+    w_key = f"dram.{wid.weight_dram_key}"
     blocks: list[Block] = []
     for r in raws:
-        loads = [("dram.ifmap", r.ifmap * per_ifmap), (w_key, r.weight * per_weight)]
-        loads.append(("dram.psum", r.psum_read * per_spill))
-        if r.first:
-            loads.extend(once)
-        stores = [("dram.psum", r.psum_spill * per_spill + r.psum_final * per_final)]
-        steps = tuple(
-            Step(c, works[(rl, pi)], per_weight if (rl and nest.streamed) else 0.0) for c, rl, pi in r.steps
-        )
+        loads = [("dram.ifmap", r.ifmap * share.ifmap), (w_key, r.weight * share.weight)]
+        loads += [("dram.psum", r.psum_read * share.spill), *(share.once if r.first else ())]
+        stores = [("dram.psum", r.psum_spill * share.spill + r.psum_final * share.final)]
+        stream = share.weight if nest.streamed else 0.0
+        steps = tuple(Step(c, works[(rl, pi)], stream if rl else 0.0) for c, rl, pi in r.steps)
         block = Block(_nonzero(loads), _nonzero(stores), steps)
         if blocks and _same(blocks[-1], block):
             blocks[-1] = replace(blocks[-1], repeat=blocks[-1].repeat + 1)
         else:
             blocks.append(block)
+    # Codebooks into every PE's lookup table: one multicast, or one delivery per active PE.
+    codebook = result.bits.get("noc.codebook", 0.0) / (max(result.active_pes, 1) if spec.noc.multicast else 1)
     return Schedule(tuple(blocks), setup_weight_bits=codebook, units=units, stream_key=w_key)
 
 
@@ -359,7 +370,7 @@ def _same(a: Block, b: Block) -> bool:
     return a.loads == b.loads and a.stores == b.stores and a.steps == b.steps
 
 
-def _single_block(spec: AcceleratorSpec, result: LayerResult) -> Schedule:
+def _single_block(result: LayerResult) -> Schedule:
     """Fallback for mappings without RS loop structure: load everything, run the passes, store the outputs."""
     dram = {k: v for k, v in result.bits.items() if k.startswith("dram.") and v}
     psum = dram.pop("dram.psum", 0.0)
@@ -376,4 +387,3 @@ def expand(schedule: Schedule) -> Schedule:
         steps = tuple(Step(1, s.work, s.stream_bits) for s in b.steps for _ in range(s.count))
         blocks.extend([replace(b, steps=steps, repeat=1)] * b.repeat)
     return replace(schedule, blocks=tuple(blocks))
-

@@ -13,7 +13,6 @@ import click
 from accelerators import load_spec, with_overrides
 from simulator.clustering import cluster_layers
 from simulator.mapper import DATAFLOWS
-from simulator.row_stationary import RSMapping
 from simulator.simulate import resolve_layers
 from simulator.simulate import simulate as run_simulation
 from simulator.table import network_table
@@ -38,11 +37,12 @@ def load_mappings(path: str) -> dict[str, Any]:
     layers = data.get("layers") if isinstance(data, dict) else None
     if not isinstance(layers, list):
         raise ValueError(f"{path}: expected the JSON output of `clusterwatt simulate --format json`")
+    classes = {name: model.MAPPING for name, model in DATAFLOWS.items()}
     out = {}
     for entry in layers:
         m = entry.get("mapping")
-        if isinstance(m, dict) and m.get("dataflow") == "rs":
-            out[entry["name"]] = RSMapping.from_dict(m)
+        if isinstance(m, dict) and m.get("dataflow") in classes:
+            out[entry["name"]] = classes[m["dataflow"]].from_dict(m)
     return out
 
 
@@ -80,6 +80,8 @@ def load_mappings(path: str) -> dict[str, Any]:
 @click.option("--codebook-bits", type=click.IntRange(1, 64), help="Centroid width [default: the weight width].")
 @click.option("--decode", type=click.Choice(["pe", "glb"]), help="Where clustered weights are decoded.")
 @click.option("--row-reuse", is_flag=True, help="Reuse the 1-D convolution of shared clustered rows (vector length S).")
+@click.option("--timing", is_flag=True, help="Replay each layer on the event model: latency, stalls, frames/s.")
+@click.option("--overlap", is_flag=True, help="With --timing: overlap DRAM transfers with compute (double buffering).")
 @click.option("--format", "fmt", default="table", show_default=True, type=click.Choice(["table", "json", "csv"]))
 @click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write the output to a file instead of stdout.")
 @click.option("--show-mapping", is_flag=True, help="Print each layer's chosen mapping under the table.")
@@ -103,6 +105,8 @@ def simulate(
     codebook_bits: int | None,
     decode: str | None,
     row_reuse: bool,
+    timing: bool,
+    overlap: bool,
     fmt: str,
     out: str | None,
     show_mapping: bool,
@@ -138,6 +142,8 @@ def simulate(
         mappings=load_mappings(mappings) if mappings else None,
         progress=out is not None,
         name=(trace and Path(trace).stem) or network or "alexnet",
+        timing=timing or overlap,
+        overlap=overlap,
     )
     if fmt == "json":
         text = json.dumps(result.to_dict(), indent=2) + "\n"
@@ -147,7 +153,8 @@ def simulate(
         df.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL)
         text = buf.getvalue()
     else:
-        text = network_table(result, show_mapping=show_mapping) + "\n"
+        extra_cols = ("latency_s", "processing_s", "stall_s", "fps") if (timing or overlap) else ()
+        text = network_table(result, show_mapping=show_mapping, extra_cols=extra_cols) + "\n"
     if out:
         Path(out).write_text(text)
         click.echo(f"wrote {out}", err=True)
