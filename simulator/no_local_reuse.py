@@ -2,11 +2,14 @@
 
 After Chen, Emer, Sze (ISCA 2016, Sec. V-C) and DianNao (Chen et al. ASPLOS 2014): the PEs keep nothing
 between MACs, so the register-file area goes to a larger global buffer and every operand comes from it. The
-array is n x t x r lanes: n images, t filters and r reduction lanes over the (c, r, s) taps of one output
-(and g groups). Every cycle each lane multiplies one ifmap pixel by one weight; a pixel read from the buffer
-is multicast to the t filter lanes that use it and a weight to the n image lanes, and the r products of an
-output are summed by the array's adder tree (r - 1 hops) and accumulated into its psum in the global buffer
+array is t x r lanes: t filters and r reduction lanes over the (c, r, s) taps of one output (and g groups),
+DianNao's Tn x Ti. Every cycle each lane multiplies one ifmap pixel by one weight; a pixel read from the
+buffer is multicast to the t filter lanes that use it, every lane reads its own weight, and the r products of
+an output are summed by the array's adder tree (r - 1 hops) and accumulated into its psum in the global buffer
 (a read and a write per step of r taps). No register file is read or written.
+
+The model also evaluates n image lanes (a weight read multicast to n images, which DianNao does not do);
+candidates() offers them only when asked (`image_lanes=True`, used by benchmarks/compare_dataflows.py).
 
 A pass covers n images x e output rows, t filters and q channels; passes follow the (NE, M, C) loop nest and
 global-buffer blocking shared with RS, with no data type resident in the array.
@@ -34,6 +37,7 @@ from simulator.row_stationary import (
     expand_policies,
     finish,
     glb_capacity,
+    glb_room,
     mapping_arrays,
     memory_bits,
     pass_nest,
@@ -65,8 +69,8 @@ PARAMS = ("n", "t", "r", "e", "q", "g")
 class NLRMapping(MappingRecord):
     """One no-local-reuse mapping.
 
-    n image lanes, t filter lanes and r reduction lanes (g groups side by side); a pass covers e output rows
-    and q input channels; `order`, the global-buffer block (b_ne, b_m, b_c) and stream_w as in RS.
+    n image lanes (1 in DianNao's style), t filter lanes and r reduction lanes (g groups side by side); a pass
+    covers e output rows and q input channels; `order`, the global-buffer block (b_ne, b_m, b_c) and stream_w as in RS.
     """
 
     n: int
@@ -91,24 +95,28 @@ class NLRMapping(MappingRecord):
 
 
 MAPPING = NLRMapping
-# Loop orders, growth priorities and weight streaming tried by the default search (see DEFAULT_POLICIES in
-# simulator.row_stationary).
-DEFAULT_POLICIES = rs.DEFAULT_POLICIES
+# (loop order, block-growth priority, weights streamed) policies that, between them, were best for every
+# layer of the built-in networks (batch 1, and 16 for AlexNet, VGG-16, ResNet-50, MobileNet) on
+# eyeriss-isca16-nlr, eyeriss and edge-int8 under exhaustive search over POLICIES (see DEFAULT_POLICIES
+# in simulator.row_stationary); the default search scores every candidate under these only.
+DEFAULT_POLICIES: tuple[tuple[int, int, int], ...] = ((1, 2, 0), (0, 2, 1), (1, 0, 0), (1, 4, 1), (3, 2, 0))
 
 
 def mapping_at(result: dict[str, np.ndarray], i: int) -> NLRMapping:
+    """Candidate i of an evaluate() result as a mapping."""
     return rs.mapping_at(result, i, NLRMapping)
 
 
-def candidates(spec: AcceleratorSpec, layer: Layer, wid: Widths) -> dict[str, np.ndarray]:
-    """Image and filter lanes (n, t), strip heights e and group parallelism g; for each, the most channels q
-    per pass that a one-pass global-buffer tile allows (and the next smaller balanced q), and the most
-    balanced reduction lanes r over the q x R x S taps that the remaining PEs hold."""
+def candidates(spec: AcceleratorSpec, layer: Layer, wid: Widths, image_lanes: bool = False) -> dict[str, np.ndarray]:
+    """Filter lanes t (and image lanes n if asked, else n = 1), strip heights e and group parallelism g; for
+    each, the most channels q per pass that a one-pass global-buffer tile allows (and the next smaller
+    balanced q), and the most balanced reduction lanes r over the q x R x S taps that the remaining PEs hold."""
     pes = spec.pe_array.pes
     N, C, M, E, F, R, S, U = layer.N, layer.Cg, layer.Mg, layer.E, layer.F, layer.R, layer.S, layer.U
+    n_opts = splits(N, pes) if image_lanes else np.ones(1, dtype=np.int64)
     n, t, e, g = (
         a.ravel().astype(np.float64)
-        for a in np.meshgrid(splits(N, pes), splits(M, pes), splits(E), splits(layer.groups, pes), indexing="ij")
+        for a in np.meshgrid(n_opts, splits(M, pes), splits(E), splits(layer.groups, pes), indexing="ij")
     )
     room = pes // (n * t * g)
     keep = room >= 1
@@ -119,12 +127,7 @@ def candidates(spec: AcceleratorSpec, layer: Layer, wid: Widths) -> dict[str, np
     i_per_q = n * rows_strip * layer.cols_touched * wid.act * g
     w_per_q = t * R * S * wid.weight_glb * g
     o_tile = n * e * F * t * wid.psum * g
-    shared = 1.0 if cap.holds_weights and cap.weight is None else 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q_max = np.floor((cap.pool - o_tile) / (i_per_q + shared * w_per_q))
-        if cap.holds_weights and cap.weight is not None:
-            q_max = np.minimum(q_max, np.floor(cap.weight / w_per_q))
-    q_top = snap(C, q_max)
+    q_top = snap(C, glb_room(cap, o_tile, i_per_q, w_per_q))
     out = []
     for q in (q_top, snap(C, q_top - 1)):
         r = snap(np.maximum(q, 1) * R * S, room)
@@ -177,7 +180,7 @@ def evaluate(
     macs_gated = macs * gate
 
     # Every MAC's operands come from the buffer: a pixel read serves the t filter lanes, a weight read the
-    # n image lanes; psums are read and written back once per adder-tree step.
+    # n image lanes (one without image lanes); psums are read and written back once per adder-tree step.
     ifmap_reads = macs_group / M * Pm
     w_reads = macs_group / N * Pn
     w_loads = weights * passes["NE"]  # what a streamed one-pass weight slot takes from DRAM

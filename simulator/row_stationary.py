@@ -212,16 +212,10 @@ def replicate(
     and r * t weight units of the global buffer. For every balanced r, the largest balanced t that fits the
     array and a one-pass buffer tile, and the same with the roles swapped.
     """
-    shared = 1.0 if cap.holds_weights and cap.weight is None else 0.0
 
     def best_other(row: np.ndarray, x: np.ndarray, x_unit: np.ndarray, y_unit: np.ndarray) -> np.ndarray:
         """Most sets y that fit beside x sets: the array, a one-pass buffer tile and the weight partition."""
-        w = w_unit[row] * x
-        with np.errstate(divide="ignore", invalid="ignore"):
-            limit = np.minimum(room[row] // x, np.floor((cap.pool - x_unit * x) / (y_unit + shared * w)))
-            if cap.holds_weights and cap.weight is not None:
-                limit = np.minimum(limit, np.floor(cap.weight / w))
-        return limit
+        return np.minimum(room[row] // x, glb_room(cap, x_unit * x, y_unit, w_unit[row] * x))
 
     width = int(room.max()) if len(room) else 0
     xs = np.arange(1, width + 1)
@@ -254,6 +248,17 @@ def _unique_rows(arr: np.ndarray) -> np.ndarray:
     weights = np.concatenate([np.cumprod(radix[::-1])[::-1][1:], [1]])
     _, first = np.unique(arr @ weights, return_index=True)
     return arr[np.sort(first)]
+
+
+def glb_room(cap: Capacity, fixed: Any, per_unit: Any, per_unit_weight: Any) -> Any:
+    """Most units of a one-pass tile that fit the global buffer beside `fixed` bits: a unit takes `per_unit`
+    bits of ifmaps and psums plus `per_unit_weight` bits of weights (in the pool, or the weight partition)."""
+    shared = 1.0 if cap.holds_weights and cap.weight is None else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        limit = np.floor((cap.pool - fixed) / (per_unit + shared * per_unit_weight))
+        if cap.holds_weights and cap.weight is not None:
+            limit = np.minimum(limit, np.floor(cap.weight / per_unit_weight))
+    return limit
 
 
 @dataclass(frozen=True)
