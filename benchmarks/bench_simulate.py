@@ -15,7 +15,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from accelerators import load_spec
-from simulator.mapper import _search_cached
+from simulator.mapper import clear_caches
 from simulator.networks import get_network, list_networks
 from simulator.simulate import simulate
 
@@ -27,7 +27,7 @@ def main() -> dict[str, float]:
     simulate(spec, get_network("alexnet")[:1])  # import and first-call costs out of the timings
     out: dict[str, float] = {}
     for name in list_networks():
-        _search_cached.cache_clear()
+        clear_caches()
         layers = get_network(name, batch)
         start = time.perf_counter()
         simulate(spec, layers, exhaustive=exhaustive)

@@ -28,9 +28,11 @@ from studies.runner import default_workers, run_study
 GLB_KB = [32, 48, 64, 96, 108, 128, 192, 256, 384, 512]
 PE_ARRAYS = [(8, 8), (12, 14), (16, 16), (12, 28), (24, 14), (16, 32), (32, 16), (24, 28), (32, 32), (48, 48)]
 DRAM_COST = [100, 130, 160, 200, 250, 300, 400, 500, 650, 800]
+# --structural: a third axis that changes capacities, so no point can re-price another's search.
+FILTER_SPAD_WORDS = [64, 96, 128, 160, 192, 224, 256, 320, 384, 448]
 
 
-def write_study(folder: Path, n: int) -> Path:
+def write_study(folder: Path, n: int, structural: bool = False) -> Path:
     layers = cluster_layers(get_network("alexnet", batch=1), clusters=16)
     info = ModelInfo(name="alexnet", method="kmeans", extra={"clusters": 16})
     trace_from_layers(layers, info).save(folder / "alexnet-k16.json")
@@ -43,7 +45,11 @@ def write_study(folder: Path, n: int) -> Path:
         "sweep": {
             "accelerator__glb__size_kb": GLB_KB[:n],
             "accelerator__pe_array": [{"rows": r, "cols": c} for r, c in PE_ARRAYS[:n]],
-            "accelerator__energy__dram__cost": DRAM_COST[:n],
+            **(
+                {"accelerator__rf__weight__words": FILTER_SPAD_WORDS[:n]}
+                if structural
+                else {"accelerator__energy__dram__cost": DRAM_COST[:n]}
+            ),
         },
     }
     path = folder / "bench_sweep.yaml"
@@ -61,10 +67,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--points-per-axis", type=int, default=10, help="n: the sweep has n**3 points")
+    parser.add_argument(
+        "--structural", action="store_true", help="sweep filter-scratchpad size instead of DRAM cost (no re-pricing)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as tmp:
         folder = Path(tmp)
-        study = write_study(folder, args.points_per_axis)
+        study = write_study(folder, args.points_per_axis, args.structural)
         cpu0 = _cpu()
         t0 = time.perf_counter()
         summary = run_study(study, folder / "out", workers=args.workers, plots=False, progress=False)
@@ -77,7 +86,7 @@ def main() -> None:
         f"so {cpu / args.workers:.1f} s on {args.workers} otherwise idle cores; load average now {load:.1f}",
         file=sys.stderr,
     )
-    print(json.dumps({"points": summary.total, "seconds": round(seconds, 2)}))
+    print(json.dumps({"points": summary.total, "seconds": round(seconds, 2), "structural": args.structural}))
 
 
 if __name__ == "__main__":

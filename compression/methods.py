@@ -1,0 +1,9 @@
+"""Names of the compression methods and datasets, importable without torch (for a fast command line)."""
+
+from __future__ import annotations
+
+METHODS: tuple[str, ...] = ("kmeans", "kmeans-wr", "deep-kmeans", "dkm", "uniform")
+BUILTIN_MODELS: tuple[str, ...] = ("lenet5", "resnet20")
+BUNDLED_DATASETS: tuple[str, ...] = ("mnist5k", "digits")
+PATH_DATASETS: tuple[str, ...] = ("cifar10", "imagefolder")
+DATASETS: tuple[str, ...] = BUNDLED_DATASETS + PATH_DATASETS
