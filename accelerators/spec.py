@@ -73,7 +73,7 @@ class NoC(_Frozen):
     psum_bits_per_cycle: int = Field(
         64,
         ge=1,
-        description="psum bandwidth between GLB and array, each direction (separate in and out networks), bits per core cycle",
+        description="psum bandwidth between GLB and array in each direction (separate networks), bits per cycle",
     )
     multicast: bool = Field(True, description="one GLB read can reach every PE that needs the datum")
 
