@@ -63,6 +63,9 @@ def _numeric_objects(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+LOCK_GRACE_S = 5.0
+
+
 class ResultStore:
     """One study's output folder."""
 
@@ -79,11 +82,18 @@ class ResultStore:
         """Hold an exclusive lock on the folder (released by the OS even after kill -9)."""
         self.parts.mkdir(parents=True, exist_ok=True)
         fh = open(self.root / ".lock", "w")  # noqa: SIM115 - held for the duration of the run
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            raise StudyError(f"{self.root}: another `study run` is writing here; wait for it or pick --out") from None
+        # Worker processes inherit the lock; after a kill -9 they may take a moment to die, so wait briefly.
+        deadline = time.monotonic() + LOCK_GRACE_S
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    fh.close()
+                    message = f"{self.root}: another `study run` is writing here; wait for it or pick --out"
+                    raise StudyError(message) from None
+                time.sleep(0.1)
         self._lock_fh = fh
         try:
             self._sweep_temporaries()
