@@ -124,6 +124,18 @@ def network_table(result: NetworkResult, show_mapping: bool = False, extra_cols:
         + ", ".join(f"{k} {si(v)} ({v / e['total']:.0%})" for k, v in bd.items() if v > 0)
         + f"; compute {si(bl['mac'])} ({bl['mac'] / e['total']:.0%})"
     )
+    reuse = t.get("row_reuse")
+    if reuse:
+        parts.append(
+            f"row reuse: {si(reuse['macs_saved'])} MACs saved ({reuse['macs_saved'] / t['macs']:.0%} of all), "
+            f"{si(reuse['energy_saved'])} energy saved against the same mappings without reuse"
+        )
+        no_pe = [r.name for r in result.layers if r.extra.get("decode") not in (None, "pe")]
+        if no_pe:
+            parts.append(
+                f"  (no reuse where weights are decoded at the GLB, e.g. codebooks too big for the PE table: "
+                f"{', '.join(no_pe)})"
+            )
     parts.append("")
     parts.append(data_table(result))
     if show_mapping:
