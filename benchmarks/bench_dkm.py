@@ -1,12 +1,16 @@
 """Time DKM training steps on CPU and print one JSON object.
 
-    python benchmarks/bench_dkm.py [--steps 20] [--threads N] [--coremltools /work/venv-ct/bin/python]
+    python benchmarks/bench_dkm.py [--steps 50] [--warmup 10] [--lr 1e-4] [--threads N]
+                                   [--coremltools /work/venv-ct/bin/python]
 
 - A 1024x1024 Linear layer at 4 bits (K = 16): `first_step_s` (prepare with k-means++ init + the first forward,
   backward and Adam step), `step_s` (median of later steps) and `peak_rss_mb` (peak resident memory of a fresh
   process running only this part; `baseline_rss_mb` is its peak before DKM was prepared).
 - LeNet-5 on mnist5k batches of 64: median step of the float model (`float_step_s`) and of DKM at K = 16 and K = 4,
-  measured interleaved so that load from other processes hits all three alike.
+  measured interleaved so that load from other processes hits all three alike, after `--warmup` steps of each (DKM's
+  first steps iterate from the k-means init; later ones start from the previous step's centroids). All three train
+  with Adam at `--lr` (default 1e-4, the coremltools protocol; the compression recipe uses 1e-3, where weights
+  move more per step and DKM iterates more).
 - `--coremltools PYTHON`: the same two measurements with coremltools' DKMPalettizer, run by an interpreter that has
   coremltools installed (keep it in a separate virtualenv), reported under "coremltools".
 """
@@ -74,7 +78,7 @@ def _prepare(model, clusters: int, backend: str):
     return model
 
 
-def part_layer(steps: int, backend: str) -> dict[str, float]:
+def part_layer(steps: int, backend: str, warmup: int = 0, lr: float = 1e-4) -> dict[str, float]:
     """The 1024x1024 layer at 4 bits."""
     import torch
 
@@ -88,7 +92,7 @@ def part_layer(steps: int, backend: str) -> dict[str, float]:
     t0 = time.perf_counter()
     model = _prepare(layer, 16, backend)
     model.train()
-    step = _make_step(model, batches)
+    step = _make_step(model, batches, lr)
     step()
     first = time.perf_counter() - t0
     times = []
@@ -104,7 +108,7 @@ def part_layer(steps: int, backend: str) -> dict[str, float]:
     }
 
 
-def part_lenet(steps: int, backend: str) -> dict[str, float]:
+def part_lenet(steps: int, backend: str, warmup: int = 10, lr: float = 1e-4) -> dict[str, float]:
     """LeNet-5 float vs DKM at K = 16 and K = 4, batch 64 of mnist5k, interleaved."""
     import copy
 
@@ -124,9 +128,10 @@ def part_lenet(steps: int, backend: str) -> dict[str, float]:
     step_fns = {}
     for name, m in models.items():
         m.train()
-        step_fns[name] = _make_step(m, batches)
-        for _ in range(3):  # warm-up (and DKM's first-step initialisation where it is lazy)
-            step_fns[name]()
+        step_fns[name] = _make_step(m, batches, lr)
+    for _ in range(warmup):  # warm-up (and DKM's first-step initialisation where it is lazy), interleaved too
+        for fn in step_fns.values():
+            fn()
     times: dict[str, list[float]] = {name: [] for name in models}
     cpu: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(steps):
@@ -149,8 +154,11 @@ def part_lenet(steps: int, backend: str) -> dict[str, float]:
     }
 
 
-def _run_part(python: str, part: str, steps: int, threads: int | None, backend: str) -> dict[str, float]:
+def _run_part(
+    python: str, part: str, steps: int, threads: int | None, backend: str, warmup: int, lr: float
+) -> dict[str, float]:
     cmd = [python, str(Path(__file__).resolve()), "--part", part, "--steps", str(steps), "--backend", backend]
+    cmd += ["--warmup", str(warmup), "--lr", str(lr)]
     if threads:
         cmd += ["--threads", str(threads)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -162,7 +170,9 @@ def _run_part(python: str, part: str, steps: int, threads: int | None, backend: 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
+    ap.add_argument("--steps", type=int, default=50, help="timed steps per measurement")
+    ap.add_argument("--warmup", type=int, default=10, help="untimed LeNet-5 steps of each model first")
+    ap.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate of the timed steps")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--coremltools", metavar="PYTHON", help="interpreter with coremltools for a side-by-side run")
     ap.add_argument(
@@ -177,20 +187,22 @@ def main() -> None:
         if args.threads:
             torch.set_num_threads(args.threads)
         fn = part_layer if args.part == "layer" else part_lenet
-        print(json.dumps(fn(args.steps, args.backend)))
+        print(json.dumps(fn(args.steps, args.backend, args.warmup, args.lr)))
         return
     import torch
 
-    result: dict = {"torch": torch.__version__, "threads": args.threads or torch.get_num_threads()}
-    result.update(_run_part(sys.executable, "layer", args.steps, args.threads, "clusterwatt"))
-    result["lenet5"] = _run_part(sys.executable, "lenet", args.steps, args.threads, "clusterwatt")
+    result: dict = {"torch": torch.__version__, "threads": args.threads or torch.get_num_threads(), "lr": args.lr}
+    common = (args.threads, "clusterwatt", args.warmup, args.lr)
+    result.update(_run_part(sys.executable, "layer", args.steps, *common))
+    result["lenet5"] = _run_part(sys.executable, "lenet", args.steps, *common)
     if args.coremltools:
         parts = args.coremltools_parts.split(",")
         ct: dict = {"coremltools": True}
+        common = (args.threads, "coremltools", args.warmup, args.lr)
         if "layer" in parts:  # its first step takes minutes
-            ct.update(_run_part(args.coremltools, "layer", max(3, args.steps // 4), args.threads, "coremltools"))
+            ct.update(_run_part(args.coremltools, "layer", max(3, args.steps // 4), *common))
         if "lenet" in parts:
-            ct["lenet5"] = _run_part(args.coremltools, "lenet", args.steps, args.threads, "coremltools")
+            ct["lenet5"] = _run_part(args.coremltools, "lenet", args.steps, *common)
         result["coremltools"] = ct
     print(json.dumps(result, indent=2))
 

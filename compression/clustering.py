@@ -95,19 +95,20 @@ def kmeans(
 
 
 def fp16_histogram(values: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Unique fp16-rounded values of a float tensor: (table (E,), counts (E,), int32 index of each value (n,)).
+    """Unique fp16-rounded values of a float tensor: (table (E,), counts (E,), int64 index of each value (n,)).
 
     The uniquification of eDKM (Cho et al. 2023): at most 65,536 distinct half-precision values, found with a
     bincount over the bit patterns (no sort), so per-value work runs over the table instead of every weight.
     """
-    codes = values.detach().reshape(-1).to(torch.float16).view(torch.int16).to(torch.int32).bitwise_and_(0xFFFF)
+    codes = values.detach().reshape(-1).to(torch.float16).view(torch.int16).to(torch.int64).bitwise_and_(0xFFFF)
     if codes.numel() < 8192:  # a sort beats a 65,536-bin pass on small layers; both list codes in ascending order
         present, index, counts = torch.unique(codes, return_inverse=True, return_counts=True)
         table = present.to(torch.int16).view(torch.float16).to(values.dtype)
-        return table, counts.to(values.dtype), index.reshape(-1).to(torch.int32)
+        return table, counts.to(values.dtype), index.reshape(-1)
     counts = torch.bincount(codes, minlength=1 << 16)
     present = counts.nonzero().squeeze(1)
-    lut = torch.zeros(1 << 16, dtype=torch.int32, device=values.device)
-    lut[present] = torch.arange(present.numel(), dtype=torch.int32, device=values.device)
+    ranks = torch.arange(present.numel(), device=values.device)
+    lut = torch.zeros(1 << 16, dtype=torch.int64, device=values.device).scatter_(0, present, ranks)
     table = present.to(torch.int32).to(torch.int16).view(torch.float16).to(values.dtype)
-    return table, counts[present].to(values.dtype), lut[codes]
+    # index_select: several times faster than advanced indexing for these gathers
+    return table, counts.index_select(0, present).to(values.dtype), lut.index_select(0, codes)

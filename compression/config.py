@@ -73,8 +73,8 @@ class DKMLayerConfig(LayerConfig):
     unroll_below: int = Field(
         1 << 18,
         ge=0,
-        description="layers with N*K under this use plain autograd through the unrolled iterations (fastest for "
-        "small layers; memory ~ iterations x N x K, so at most a few tens of MB)",
+        description="layers with N*K under this keep every iteration's attention for the exact analytic backward "
+        "(fastest for small layers; memory ~ iterations x N x K, capped at 32 MB); larger ones recompute it",
     )
 
 
