@@ -88,7 +88,7 @@ def layer_widths(spec: AcceleratorSpec, layer: Layer) -> Widths:
     per_weight_index = c.index_bits / c.vector_length
     if per_weight_index >= weight_value:
         # A codebook that cannot shrink the weights is not worth decoding: the hardware keeps raw weights.
-        return replace(layer_widths(spec, layer.with_numerics(replace(nm, clustering=None, weight_bits=weight_value))))
+        return layer_widths(spec, layer.with_numerics(replace(nm, clustering=None, weight_bits=weight_value)))
     decode = spec.decode.location
     codebook_values = c.clusters * c.vector_length
     if decode == "pe" and codebook_values > spec.decode.lut_entries:
@@ -122,3 +122,20 @@ def rlc_factor(sparsity: float, value_bits: int, run_bits: int, word_bits: int) 
     pairs_per_value = (1.0 - sparsity) * (1.0 + long_runs)
     coded_bits = pairs_per_value * word_bits / pairs_per_word
     return min(1.0, coded_bits / value_bits)
+
+
+def rlc_factors(spec: AcceleratorSpec, layer: Layer, wid: Widths) -> tuple[float, float]:
+    """RLC size factors of a layer's ifmap read and ofmap write on the DRAM link (1 when RLC is off)."""
+    f = spec.features
+    if not f.rlc:
+        return 1.0, 1.0
+    nm = layer.numerics
+    return (
+        rlc_factor(nm.ifmap_sparsity, wid.act, f.rlc_run_bits, f.rlc_word_bits),
+        rlc_factor(nm.ofmap_sparsity, wid.act, f.rlc_run_bits, f.rlc_word_bits),
+    )
+
+
+def gated_share(spec: AcceleratorSpec, layer: Layer) -> float:
+    """Share of MACs executed: zero gating skips those whose ifmap value is zero."""
+    return (1.0 - layer.numerics.ifmap_sparsity) if spec.features.zero_gating else 1.0

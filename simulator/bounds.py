@@ -4,18 +4,15 @@ register file once and updates its accumulator once, and no reuse is lost anywhe
 from __future__ import annotations
 
 from accelerators.spec import AcceleratorSpec
-from simulator.bits import Widths, rlc_factor
+from simulator.bits import Widths, gated_share, rlc_factors
 from simulator.energy import energy_of
 from simulator.workload import Layer
 
 
 def compulsory_bits(spec: AcceleratorSpec, layer: Layer, wid: Widths) -> tuple[dict[str, float], float]:
     """(bits per 'level.data', gated MACs) of the ideal schedule on this hardware."""
-    nm = layer.numerics
-    f = spec.features
-    rlc_in = rlc_factor(nm.ifmap_sparsity, wid.act, f.rlc_run_bits, f.rlc_word_bits) if f.rlc else 1.0
-    rlc_out = rlc_factor(nm.ofmap_sparsity, wid.act, f.rlc_run_bits, f.rlc_word_bits) if f.rlc else 1.0
-    gate = (1.0 - nm.ifmap_sparsity) if f.zero_gating else 1.0
+    rlc_in, rlc_out = rlc_factors(spec, layer, wid)
+    gate = gated_share(spec, layer)
     i, w, o = float(layer.ifmap_touched), float(layer.weights), float(layer.ofmap_size)
     macs = float(layer.macs)
     macs_gated = macs * gate

@@ -24,14 +24,13 @@ import numpy as np
 
 from accelerators.spec import AcceleratorSpec
 from simulator import row_stationary as rs
-from simulator.bits import Widths
+from simulator.bits import Widths, gated_share, rlc_factors
 from simulator.loopnest import ORDERS
 from simulator.row_stationary import (
     POLICIES,
     BitCounter,
     MappingRecord,
     _ceil,
-    _rlc,
     _unique_rows,
     codebook_bits,
     expand_policies,
@@ -87,11 +86,7 @@ class NLRMapping(MappingRecord):
     dataflow: ClassVar[str] = "nlr"
 
     def describe(self) -> str:
-        return (
-            f"NLR lanes(n,t,r)=({self.n},{self.t},{self.r}) g={self.g} e={self.e} q={self.q} "
-            f"order={'/'.join(ORDERS[self.order])} glb-block(ne,m,c)=({self.b_ne},{self.b_m},{self.b_c})"
-            f"{' weights-streamed' if self.stream_w else ''}"
-        )
+        return f"NLR lanes(n,t,r)=({self.n},{self.t},{self.r}) g={self.g} e={self.e} q={self.q} " + self.buffer_policy()
 
 
 MAPPING = NLRMapping
@@ -176,7 +171,7 @@ def evaluate(
         "psum": n * e * F * t * wid.psum * g,
     }
     nest = pass_nest(spec, cand, blk, passes, ideal, resident=())
-    gate = (1.0 - layer.numerics.ifmap_sparsity) if spec.features.zero_gating else 1.0
+    gate = gated_share(spec, layer)
     macs_gated = macs * gate
 
     # Every MAC's operands come from the buffer: a pixel read serves the t filter lanes, a weight read the
@@ -194,7 +189,7 @@ def evaluate(
         acc,
         spec,
         wid,
-        _rlc(spec, layer, wid),
+        rlc_factors(spec, layer, wid),
         ifmap_fetch=ifmap_fetch,
         ifmap_reads=ifmap_reads,
         w_dram=w_dram,

@@ -27,14 +27,13 @@ import numpy as np
 
 from accelerators.spec import AcceleratorSpec
 from simulator import row_stationary as rs
-from simulator.bits import Widths
+from simulator.bits import Widths, gated_share, rlc_factors
 from simulator.loopnest import ORDERS
 from simulator.row_stationary import (
     POLICIES,
     BitCounter,
     MappingRecord,
     _ceil,
-    _rlc,
     _unique_rows,
     codebook_bits,
     expand_policies,
@@ -94,8 +93,7 @@ class OSMapping(MappingRecord):
     def describe(self) -> str:
         return (
             f"OS_{variant(self.t, self.e * self.f)} n={self.n} q={self.q} e={self.e} f={self.f} t={self.t} "
-            f"g={self.g} order={'/'.join(ORDERS[self.order])} "
-            f"glb-block(ne,m,c)=({self.b_ne},{self.b_m},{self.b_c}){' weights-streamed' if self.stream_w else ''}"
+            f"g={self.g} " + self.buffer_policy()
         )
 
 
@@ -209,7 +207,7 @@ def evaluate(
         "psum": n * e * f * t * wid.psum * g,
     }
     nest = pass_nest(spec, cand, blk, passes, ideal, resident=("psum",))
-    gate = (1.0 - layer.numerics.ifmap_sparsity) if spec.features.zero_gating else 1.0
+    gate = gated_share(spec, layer)
     macs_gated = macs * gate
 
     # Weights: every NE pass reads its filters once and multicasts them over its images and pixels.
@@ -225,7 +223,7 @@ def evaluate(
         acc,
         spec,
         wid,
-        _rlc(spec, layer, wid),
+        rlc_factors(spec, layer, wid),
         ifmap_fetch=ifmap_fetch,
         ifmap_reads=ifmap_reads,
         w_dram=w_dram,

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from accelerators.spec import AcceleratorSpec
-from simulator.bits import Widths
+from simulator.bits import Widths, gated_share, rlc_factors
 from simulator.loopnest import ORDERS, refetch
 from simulator.workload import Layer
 
@@ -30,6 +30,15 @@ class MappingRecord:
 
     dataflow: ClassVar[str]
     order: int
+    b_ne: int
+    b_m: int
+    b_c: int
+    stream_w: int
+
+    def buffer_policy(self) -> str:
+        """The pass loop order and global-buffer blocking, as every dataflow's description ends."""
+        streamed = " weights-streamed" if self.stream_w else ""
+        return f"order={'/'.join(ORDERS[self.order])} glb-block(ne,m,c)=({self.b_ne},{self.b_m},{self.b_c}){streamed}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"dataflow": self.dataflow, **asdict(self), "loop_order": "/".join(ORDERS[self.order])}
@@ -66,9 +75,7 @@ class RSMapping(MappingRecord):
 
     def describe(self) -> str:
         return (
-            f"RS n={self.n} p={self.p} q={self.q} e={self.e} r={self.r} t={self.t} g={self.g} "
-            f"order={'/'.join(ORDERS[self.order])} glb-block(ne,m,c)=({self.b_ne},{self.b_m},{self.b_c})"
-            f"{' weights-streamed' if self.stream_w else ''}"
+            f"RS n={self.n} p={self.p} q={self.q} e={self.e} r={self.r} t={self.t} g={self.g} " + self.buffer_policy()
         )
 
 
@@ -411,7 +418,7 @@ def evaluate(
     }
     nest = pass_nest(spec, cand, blk, passes, ideal, resident=("weight",))
 
-    gate = (1.0 - layer.numerics.ifmap_sparsity) if spec.features.zero_gating else 1.0
+    gate = gated_share(spec, layer)
     macs_gated = macs * gate
     # Share of 1-D row convolutions actually computed when PEs reuse shared clustered rows.
     computed = row_reuse_fraction(spec, layer, wid, p)
@@ -433,7 +440,7 @@ def evaluate(
         acc,
         spec,
         wid,
-        _rlc(spec, layer, wid),
+        rlc_factors(spec, layer, wid),
         ifmap_fetch=ifmap_fetch,
         ifmap_reads=ifmap_glb_reads,
         w_dram=w_dram_fetch,
@@ -686,20 +693,6 @@ def row_reuse_fraction(spec: AcceleratorSpec, layer: Layer, wid: Widths, p: Any)
         return 1.0
     distinct_rows = c.distinct_rows if c.distinct_rows is not None else expected_distinct(float(c.used), layer.Mg)
     return expected_distinct(float(distinct_rows), p) / p
-
-
-def _rlc(spec: AcceleratorSpec, layer: Layer, wid: Widths) -> tuple[float, float]:
-    """RLC size factors for the ifmap read and the ofmap write (1 when RLC is off)."""
-    from simulator.bits import rlc_factor
-
-    f = spec.features
-    if not f.rlc:
-        return 1.0, 1.0
-    nm = layer.numerics
-    return (
-        rlc_factor(nm.ifmap_sparsity, wid.act, f.rlc_run_bits, f.rlc_word_bits),
-        rlc_factor(nm.ofmap_sparsity, wid.act, f.rlc_run_bits, f.rlc_word_bits),
-    )
 
 
 def mapping_arrays(m: MappingRecord) -> dict[str, np.ndarray]:

@@ -89,6 +89,8 @@ def simulate(
     resolved_name, layers = resolve_layers(network, batch)
     name = name or resolved_name
     layers = with_sparsity(layers, ifmap_sparsity)
+    # With row reuse on, each layer is also priced without it (same mapping) to report what reuse saved.
+    plain_spec = with_overrides(spec, {"features__row_reuse": False}) if spec.features.row_reuse else None
     results = []
     for layer in tqdm(layers, desc="mapping", unit="layer", disable=not progress, leave=False):
         pinned = (mappings or {}).get(layer.name)
@@ -96,7 +98,7 @@ def simulate(
             result = evaluate_mapping(spec, layer, pinned)
         else:
             result = search(spec, layer, dataflow, objective, exhaustive)
-        results.append(_annotate(spec, result))
+        results.append(_annotate(spec, result, plain_spec))
     paper_total = network_paper_total([r.extra["paper_metrics"] for r in results], [r.macs for r in results])
     total_extra: dict[str, Any] = {"paper_metrics": paper_total}
     if spec.features.row_reuse:
@@ -119,12 +121,12 @@ def simulate(
     return result
 
 
-def _annotate(spec: AcceleratorSpec, result: LayerResult) -> LayerResult:
-    """Add the paper's metrics and, with row reuse, what reuse saved against the same mapping without it."""
+def _annotate(spec: AcceleratorSpec, result: LayerResult, plain_spec: AcceleratorSpec | None) -> LayerResult:
+    """Add the paper's metrics and, given the spec without row reuse, what reuse saved on the same mapping."""
     wid = layer_widths(spec, result.layer)
     extra: dict[str, Any] = {**result.extra, "paper_metrics": paper_metrics(result, wid)}
-    if spec.features.row_reuse:
-        plain = evaluate_mapping(with_overrides(spec, {"features__row_reuse": False}), result.layer, result.mapping)
+    if plain_spec is not None:
+        plain = evaluate_mapping(plain_spec, result.layer, result.mapping)
         extra["row_reuse"] = {
             "macs_saved": result.loads.get("macs_reused", 0.0),
             "energy_saved": plain.total_energy - result.total_energy,

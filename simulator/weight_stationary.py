@@ -24,7 +24,7 @@ import numpy as np
 
 from accelerators.spec import AcceleratorSpec
 from simulator import row_stationary as rs
-from simulator.bits import Widths
+from simulator.bits import Widths, gated_share, rlc_factors
 from simulator.loopnest import ORDERS
 from simulator.row_stationary import (
     POLICIES,
@@ -32,7 +32,6 @@ from simulator.row_stationary import (
     FoldedShape,
     MappingRecord,
     _ceil,
-    _rlc,
     _unique_rows,
     codebook_bits,
     expand_policies,
@@ -87,11 +86,7 @@ class WSMapping(MappingRecord):
     dataflow: ClassVar[str] = "ws"
 
     def describe(self) -> str:
-        return (
-            f"WS n={self.n} p={self.p} e={self.e} r={self.r} t={self.t} g={self.g} "
-            f"order={'/'.join(ORDERS[self.order])} glb-block(ne,m,c)=({self.b_ne},{self.b_m},{self.b_c})"
-            f"{' weights-streamed' if self.stream_w else ''}"
-        )
+        return f"WS n={self.n} p={self.p} e={self.e} r={self.r} t={self.t} g={self.g} " + self.buffer_policy()
 
 
 MAPPING = WSMapping
@@ -177,7 +172,7 @@ def evaluate(
         "psum": n * e * F * p * t * wid.psum * g,
     }
     nest = pass_nest(spec, cand, blk, passes, ideal, resident=("weight",))
-    gate = (1.0 - layer.numerics.ifmap_sparsity) if spec.features.zero_gating else 1.0
+    gate = gated_share(spec, layer)
     macs_gated = macs * gate
 
     # Weights: one PE each, reloaded only when the nest evicts them.
@@ -195,7 +190,7 @@ def evaluate(
         acc,
         spec,
         wid,
-        _rlc(spec, layer, wid),
+        rlc_factors(spec, layer, wid),
         ifmap_fetch=ifmap_fetch,
         ifmap_reads=ifmap_reads,
         w_dram=w_dram,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from accelerators.spec import AcceleratorSpec
-from simulator.bits import Widths, layer_widths, rlc_factor
+from simulator.bits import Widths, layer_widths, rlc_factors
 from simulator.loopnest import ORDERS
 from simulator.results import LayerResult
 from simulator.row_stationary import folded_shape
@@ -237,12 +237,6 @@ def _raw_blocks(nest: _Nest) -> list[_Raw]:
 # --- bits ---------------------------------------------------------------------------------------------------
 
 
-def _rlc(spec: AcceleratorSpec, sparsity: float, wid: Widths) -> float:
-    """Size of RLC-coded feature-map data on the link relative to raw (1 when RLC is off)."""
-    f = spec.features
-    return rlc_factor(sparsity, wid.act, f.rlc_run_bits, f.rlc_word_bits) if f.rlc else 1.0
-
-
 def _share(total: float, units: float) -> float:
     return total / units if units > 0 else 0.0
 
@@ -262,7 +256,8 @@ def _dram_shares(spec: AcceleratorSpec, result: LayerResult, wid: Widths, units:
     bits, layer = result.bits, result.layer
     w_key = f"dram.{wid.weight_dram_key}"
     psum_total = bits.get("dram.psum", 0.0)
-    final_bits = min(psum_total, layer.ofmap_size * wid.act * _rlc(spec, layer.numerics.ofmap_sparsity, wid))
+    _, rlc_out = rlc_factors(spec, layer, wid)
+    final_bits = min(psum_total, layer.ofmap_size * wid.act * rlc_out)
     if units["psum_read"] + units["psum_spill"] > 0:
         spill = _share(psum_total - final_bits, units["psum_read"] + units["psum_spill"])
         final = _share(final_bits, units["psum_final"])
@@ -291,7 +286,8 @@ def _pass_works(
     w_key = f"dram.{wid.weight_dram_key}"
     w_fill = bits.get(w_key, 0.0) * (wid.weight_glb / wid.weight_dram) if wid.weight_dram else 0.0
     weight_glb = max(bits.get(f"glb.{wid.weight_glb_key}", 0.0) - w_fill, 0.0) if spec.glb.holds_weights else 0.0
-    raw_in = bits.get("dram.ifmap", 0.0) / _rlc(spec, layer.numerics.ifmap_sparsity, wid)
+    rlc_in, _ = rlc_factors(spec, layer, wid)
+    raw_in = bits.get("dram.ifmap", 0.0) / rlc_in
     ifmap = _share(max(bits.get("glb.ifmap", 0.0) - raw_in, 0.0), n_pass)  # GLB -> array, per pass
     i_fill = ifmap * min(1.0, fs.S / (m.n * max(layer.cols_touched, 1)))  # the first window of the first image
     psum = _share(layer.ofmap_size * wid.psum * nest.passes["C"], n_pass)
