@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -77,6 +78,13 @@ class CompressJob(BaseModel):
     refresh_epochs: int = Field(1, ge=1, description="Deep k-Means: refresh F every this many epochs")
     cluster_dim: int = Field(1, ge=1, description="DKM vector length d")
     temperature: float = Field(0.5, gt=0.0, description="DKM tau relative to the initial inertia per vector")
+    distill: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="weight of distillation from the float model in (re-)training; None = recipe default, 0 = off",
+    )
+    distill_temperature: float = Field(4.0, gt=0.0, description="softmax temperature of the distillation loss")
     options: dict[str, Any] = Field(
         default_factory=dict, description="extra per-layer settings of the method's layer config (e.g. max_iter)"
     )
@@ -109,6 +117,8 @@ class CompressJob(BaseModel):
             "epochs": self.epochs if self.epochs is not None else epochs,
             "lr": self.lr or lr or FINETUNE.lr,
             "batch_size": self.batch_size,
+            "distill": self.distill if self.distill is not None else FINETUNE.distill,
+            "distill_temperature": self.distill_temperature,
         }
         return TrainSettings.model_validate({**FINETUNE.model_dump(), **update})
 
@@ -218,11 +228,21 @@ def run_compression(job: CompressJob, out_dir: str | Path, cache_dir: str | Path
     if job.method == "kmeans-wr":
         compressor.compress()
     else:
+        teacher = copy.deepcopy(model) if settings.distill > 0 else None
         compressor.prepare()
         model.to(device)
         train(
-            model, data, settings, seed=job.seed, compressor=compressor, device=device, quiet=job.quiet, desc=job.method
+            model,
+            data,
+            settings,
+            seed=job.seed,
+            compressor=compressor,
+            device=device,
+            quiet=job.quiet,
+            desc=job.method,
+            teacher=teacher,
         )
+        del teacher
         soft_acc = evaluate(model, data.test, device)
         compressor.finalize()
     recalibrate_batchnorm(model, data.train, device)
@@ -255,6 +275,7 @@ def run_compression(job: CompressJob, out_dir: str | Path, cache_dir: str | Path
         "clusters": job.clusters,
         "epochs": settings.epochs,
         "lr": settings.lr,
+        "distill": settings.distill,
         "seed": job.seed,
         "float_accuracy": float_acc,
         "prefinalize_accuracy": soft_acc,

@@ -29,10 +29,14 @@ class TrainSettings(BaseModel):
     schedule: Literal["onecycle", "cosine", "constant"] = "onecycle"
     weight_decay: float = Field(5e-4, ge=0.0)
     shift: int = Field(2, ge=0, description="random translation in pixels (0 = none)")
+    distill: float = Field(
+        0.0, ge=0.0, le=1.0, description="weight of the distillation loss from a teacher (0 = plain cross-entropy)"
+    )
+    distill_temperature: float = Field(4.0, gt=0.0, description="softmax temperature of the distillation loss")
 
 
 FLOAT_TRAINING = TrainSettings()
-FINETUNE = TrainSettings(epochs=5, optimizer="adam", lr=1e-3, schedule="cosine", weight_decay=0.0)
+FINETUNE = TrainSettings(epochs=5, optimizer="adam", lr=1e-3, schedule="cosine", weight_decay=0.0, distill=0.5)
 
 
 class DeviceError(ValueError):
@@ -115,6 +119,14 @@ def recalibrate_batchnorm(
     return True
 
 
+def distillation_loss(logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
+    """Hinton et al. (2015): T^2 KL(softmax(teacher / T) || softmax(student / T)), batch mean; the T^2 keeps its
+    gradients on the scale of the cross-entropy's."""
+    student = F.log_softmax(logits / temperature, dim=1)
+    target = F.log_softmax(teacher_logits / temperature, dim=1)
+    return F.kl_div(student, target, log_target=True, reduction="batchmean") * temperature**2
+
+
 def _optimizer(params: list[nn.Parameter], s: TrainSettings) -> torch.optim.Optimizer:
     if s.optimizer == "adam":
         return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)
@@ -138,8 +150,16 @@ def train(
     device: torch.device | str = "cpu",
     quiet: bool = False,
     desc: str = "train",
+    teacher: nn.Module | None = None,
 ) -> list[float]:
-    """Train in place with cross-entropy (+ the compressor's penalty); returns the mean loss of each epoch."""
+    """Train in place with cross-entropy (+ the compressor's penalty); returns the mean loss of each epoch.
+
+    With settings.distill = a > 0 the task loss is (1 - a) cross-entropy + a distillation loss from `teacher` (run in
+    eval mode on the same augmented batch)."""
+    if settings.distill > 0 and teacher is None:
+        raise ValueError(f"distill = {settings.distill} needs a teacher model")
+    if teacher is not None:
+        teacher.to(device).eval()
     generator = seed_everything(seed)
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -156,7 +176,13 @@ def train(
             idx = order[start : start + settings.batch_size]
             x = augment(data.train.x[idx], settings.shift, data.flip, generator).to(device)
             y = data.train.y[idx].to(device)
-            loss = F.cross_entropy(model(x), y)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            if teacher is not None and settings.distill > 0:
+                with torch.no_grad():
+                    teacher_logits = teacher(x)
+                soft = distillation_loss(logits, teacher_logits, settings.distill_temperature)
+                loss = (1.0 - settings.distill) * loss + settings.distill * soft
             if compressor is not None:
                 loss = loss + compressor.penalty()
             opt.zero_grad(set_to_none=True)

@@ -48,23 +48,32 @@ def test_job_validation() -> None:
         CompressJob(method="dkm", dataset="cifar10")
     with pytest.raises(ValueError, match="Extra inputs"):
         CompressJob(method="dkm", options={"lambda": 1.0})  # not a DKM setting
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        CompressJob(method="dkm", distill=1.5)
+
+
+def test_distillation_is_the_default_recipe_and_can_be_turned_off() -> None:
+    assert CompressJob(method="dkm").finetune.distill == 0.5
+    assert CompressJob(method="dkm", distill=0).finetune.distill == 0.0
+    off = CompressJob(method="kmeans", distill=0.0, distill_temperature=2.0).finetune
+    assert (off.distill, off.distill_temperature) == (0.0, 2.0)
 
 
 @pytest.mark.slow
 def test_mnist5k_accuracy_targets(tmp_path: Path) -> None:
-    """The issue's targets on the mnist5k hold-out with LeNet-5, seed 0 (float >= 97%; DKM within 0.3 points at
-    K = 16; k-means within 0.5 at K = 16; Deep k-Means beats kmeans-wr at K = 4 and 2). DKM at K = 4 misses its
-    0.5-point target by 1-3 test images (docs/compression.md); here it must stay within 1 point."""
+    """The issue's targets on the mnist5k hold-out with LeNet-5, seed 0, one thread (the setting of the figures in
+    docs/compression.md): float >= 97%; DKM within 0.3 points at K = 16 and 0.5 at K = 4; k-means within 0.5 at
+    K = 16; Deep k-Means beats kmeans-wr at K = 4 and 2."""
     cache = tmp_path / "cache"
 
     def acc(method: str, k: int) -> tuple[float, float]:
-        m = run_compression(CompressJob(method=method, clusters=k, threads=2), tmp_path / f"{method}{k}", cache)
+        m = run_compression(CompressJob(method=method, clusters=k, threads=1), tmp_path / f"{method}{k}", cache)
         return m["float_accuracy"], m["compressed_accuracy"]
 
     fl, dkm16 = acc("dkm", 16)
     assert fl >= 0.97
-    assert dkm16 >= fl - 0.003
-    assert acc("dkm", 4)[1] >= fl - 0.01
-    assert acc("kmeans", 16)[1] >= fl - 0.005
+    assert round(fl - dkm16, 6) <= 0.003  # one test image is 0.001
+    assert round(fl - acc("dkm", 4)[1], 6) <= 0.005
+    assert round(fl - acc("kmeans", 16)[1], 6) <= 0.005
     for k in (4, 2):
         assert acc("deep-kmeans", k)[1] > acc("kmeans-wr", k)[1]

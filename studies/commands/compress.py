@@ -64,6 +64,12 @@ def _check_model(spec: str) -> None:
 @click.option("--form", type=click.Choice(["hard", "svd"]), default="hard", show_default=True, help="Deep k-Means F")
 @click.option("--cluster-dim", type=click.IntRange(min=1), default=1, show_default=True, help="DKM vector length")
 @click.option("--temperature", type=float, default=0.5, show_default=True, help="DKM tau / initial inertia")
+@click.option(
+    "--distill",
+    type=click.FloatRange(0, 1),
+    help="weight of distillation from the float model while (re-)training; 0 = plain cross-entropy [0.5]",
+)
+@click.option("--distill-temperature", type=click.FloatRange(min=0, min_open=True), default=4.0, show_default=True)
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="extra per-layer setting (repeatable)")
 @click.option("--act-bits", type=click.IntRange(1, 64), default=16, show_default=True)
 @click.option("--codebook-bits", type=click.IntRange(1, 64), default=16, show_default=True)
@@ -92,6 +98,8 @@ def compress(
     form: str,
     cluster_dim: int,
     temperature: float,
+    distill: float | None,
+    distill_temperature: float,
     options: tuple[str, ...],
     act_bits: int,
     codebook_bits: int,
@@ -140,6 +148,8 @@ def compress(
             form=form,  # type: ignore[arg-type]
             cluster_dim=cluster_dim,
             temperature=temperature,
+            distill=distill,
+            distill_temperature=distill_temperature,
             options=_parse_options(options),
             act_bits=act_bits,
             codebook_bits=codebook_bits,
@@ -166,7 +176,8 @@ def compress(
 def _print_summary(m: dict[str, Any], out_dir: Path) -> None:
     click.echo(
         f"{m['method']} K={m['clusters']} on {m['model']}/{m['dataset']} "
-        f"({m['epochs']} epochs, seed {m['seed']}{', cached float model' if m['float_cached'] else ''})"
+        f"({m['epochs']} epochs{', distillation ' + format(m['distill'], 'g') if m.get('distill') else ''}, "
+        f"seed {m['seed']}{', cached float model' if m['float_cached'] else ''})"
     )
     click.echo(f"  float accuracy       {m['float_accuracy']:.4f}")
     click.echo(f"  compressed accuracy  {m['compressed_accuracy']:.4f}")
