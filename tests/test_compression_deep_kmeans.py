@@ -49,7 +49,7 @@ def test_svd_form_with_k_below_s_leaves_the_trailing_singular_values() -> None:
     x.requires_grad_(True)
     f = svd_basis(x, 1)
     p = spectral_penalty(x, f)
-    assert abs(float(p) - (4.0 + 1.0)) < 1e-5
+    assert abs(float(p.detach()) - (4.0 + 1.0)) < 1e-5
     p.backward()
     # gradient 2 (I - F F^T) x: zero on the kept direction, 2 x on the others
     expected = torch.zeros(5, 3)
@@ -67,7 +67,7 @@ def test_penalty_training_shrinks_inertia_and_finalize_shares_rows() -> None:
     cfg = DeepKMeansConfig(global_config=DeepKMeansLayerConfig(clusters=4, lambda_=1.0), refresh_epochs=1)
     dk = DeepKMeans(model, cfg)
     dk.prepare()
-    start = float(dk.layer_penalty("0"))
+    start = float(dk.layer_penalty("0").detach())
     opt = torch.optim.SGD(model.parameters(), lr=0.2)
     for epoch in range(3):
         for _ in range(10):
@@ -75,7 +75,7 @@ def test_penalty_training_shrinks_inertia_and_finalize_shares_rows() -> None:
             dk.penalty().backward()
             opt.step()
         dk.end_epoch(epoch)
-    assert float(dk.layer_penalty("0")) < 0.2 * start
+    assert float(dk.layer_penalty("0").detach()) < 0.2 * start
     dk.finalize()
     rows = model[0].weight.detach().reshape(-1, 3)
     assert torch.unique(rows, dim=0).shape[0] <= 4
@@ -87,7 +87,7 @@ def test_svd_form_penalty_vanishes_after_refresh() -> None:
     model = _conv_model()
     dk = DeepKMeans(model, DeepKMeansConfig(global_config=DeepKMeansLayerConfig(clusters=4, form="svd")))
     dk.prepare()
-    assert abs(float(dk.layer_penalty("0"))) < 1e-4  # K = 4 >= S = 3
+    assert abs(float(dk.layer_penalty("0").detach())) < 1e-4  # K = 4 >= S = 3
 
 
 def test_distinct_rows_hand_case() -> None:
