@@ -7,3 +7,7 @@ BUILTIN_MODELS: tuple[str, ...] = ("lenet5", "resnet20")
 BUNDLED_DATASETS: tuple[str, ...] = ("mnist5k", "digits")
 PATH_DATASETS: tuple[str, ...] = ("cifar10", "imagefolder")
 DATASETS: tuple[str, ...] = BUNDLED_DATASETS + PATH_DATASETS
+
+# Version of the compression (re-)training defaults. Studies key their cached compression jobs by it, so a change of
+# defaults re-runs them instead of mixing old results with new. 2: distillation from the float model.
+RECIPE_VERSION = 2

@@ -113,11 +113,13 @@ class CompressJob(BaseModel):
     def finetune(self) -> TrainSettings:
         """Compression (re-)training settings: the method's defaults unless the job overrides them."""
         epochs, lr = METHOD_DEFAULTS[self.method]
+        epochs = self.epochs if self.epochs is not None else epochs
+        distill = self.distill if self.distill is not None else FINETUNE.distill
         update = {
-            "epochs": self.epochs if self.epochs is not None else epochs,
+            "epochs": epochs,
             "lr": self.lr or lr or FINETUNE.lr,
             "batch_size": self.batch_size,
-            "distill": self.distill if self.distill is not None else FINETUNE.distill,
+            "distill": distill if epochs > 0 else 0.0,  # nothing trains, nothing distills
             "distill_temperature": self.distill_temperature,
         }
         return TrainSettings.model_validate({**FINETUNE.model_dump(), **update})

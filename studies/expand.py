@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from accelerators import AcceleratorSpec, SpecError, load_spec, with_overrides
+from compression.methods import RECIPE_VERSION
 from studies.spec import OVERRIDE_PREFIX, Study, StudyError
 
 ID_VERSION = 1
@@ -191,7 +192,7 @@ def _trained_workloads(study: Study, base_dir: Path) -> list[Workload]:
                 }
                 if study.dataset_path is not None:
                     job["dataset_path"] = str(_resolve_path(study.dataset_path, base_dir))
-                identity = {**job, "model": fingerprint, "kind": "trained"}
+                identity = {**job, "model": fingerprint, "kind": "trained", "recipe": RECIPE_VERSION}
                 seed_jobs.append(
                     Workload(
                         id=stable_id(identity),

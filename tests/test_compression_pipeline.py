@@ -57,6 +57,8 @@ def test_distillation_is_the_default_recipe_and_can_be_turned_off() -> None:
     assert CompressJob(method="dkm", distill=0).finetune.distill == 0.0
     off = CompressJob(method="kmeans", distill=0.0, distill_temperature=2.0).finetune
     assert (off.distill, off.distill_temperature) == (0.0, 2.0)
+    assert CompressJob(method="kmeans-wr").finetune.distill == 0.0  # does not train
+    assert CompressJob(method="dkm", epochs=0).finetune.distill == 0.0
 
 
 @pytest.mark.slow

@@ -62,6 +62,16 @@ def test_training_settings_change_trained_ids_only() -> None:
     assert {h.id for h in a.hardware} == {h.id for h in b.hardware}
 
 
+def test_a_new_training_recipe_changes_trained_ids(monkeypatch: Any) -> None:
+    """Cached compression jobs are keyed by the recipe version: new library defaults re-run them."""
+    import studies.expand as expand_module
+
+    study = parse_study({"name": "t", "model": "lenet5", "dataset": "mnist5k", "methods": ["dkm"], "clusters": [4]})
+    before = {w.id for w in expand(study).trained}
+    monkeypatch.setattr(expand_module, "RECIPE_VERSION", expand_module.RECIPE_VERSION + 1)
+    assert {w.id for w in expand(study).trained}.isdisjoint(before)
+
+
 def test_float_baseline_one_per_seed_and_codebook_not_multiplied() -> None:
     st = parse_study(
         {
