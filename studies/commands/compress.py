@@ -69,7 +69,13 @@ def _check_model(spec: str) -> None:
     type=click.FloatRange(0, 1),
     help="weight of distillation from the float model while (re-)training; 0 = plain cross-entropy [0.5]",
 )
-@click.option("--distill-temperature", type=click.FloatRange(min=0, min_open=True), default=4.0, show_default=True)
+@click.option(
+    "--distill-temperature",
+    type=click.FloatRange(min=0, min_open=True),
+    default=4.0,
+    show_default=True,
+    help="softmax temperature T of the distillation loss",
+)
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="extra per-layer setting (repeatable)")
 @click.option("--act-bits", type=click.IntRange(1, 64), default=16, show_default=True)
 @click.option("--codebook-bits", type=click.IntRange(1, 64), default=16, show_default=True)
