@@ -11,3 +11,4 @@ DATASETS: tuple[str, ...] = BUNDLED_DATASETS + PATH_DATASETS
 # Version of the compression (re-)training defaults. Studies key their cached compression jobs by it, so a change of
 # defaults re-runs them instead of mixing old results with new. 2: distillation from the float model.
 RECIPE_VERSION = 2
+DISTILL = 0.5  # the recipe's weight of distillation from the float model (compression.training.FINETUNE)

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from compression.base import Compressor
 from compression.datasets import Dataset, Split
+from compression.methods import DISTILL
 
 
 class TrainSettings(BaseModel):
@@ -36,7 +37,7 @@ class TrainSettings(BaseModel):
 
 
 FLOAT_TRAINING = TrainSettings()
-FINETUNE = TrainSettings(epochs=5, optimizer="adam", lr=1e-3, schedule="cosine", weight_decay=0.0, distill=0.5)
+FINETUNE = TrainSettings(epochs=5, optimizer="adam", lr=1e-3, schedule="cosine", weight_decay=0.0, distill=DISTILL)
 
 
 class DeviceError(ValueError):

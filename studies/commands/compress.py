@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from compression.methods import BUILTIN_MODELS, DATASETS, METHODS, PATH_DATASETS
+from compression.methods import BUILTIN_MODELS, DATASETS, DISTILL, METHODS, PATH_DATASETS
 
 
 def default_cache_dir() -> Path:
@@ -67,7 +67,7 @@ def _check_model(spec: str) -> None:
 @click.option(
     "--distill",
     type=click.FloatRange(0, 1),
-    help="weight of distillation from the float model while (re-)training; 0 = plain cross-entropy [0.5]",
+    help=f"weight of distillation from the float model while (re-)training; 0 = plain cross-entropy [{DISTILL}]",
 )
 @click.option(
     "--distill-temperature",
